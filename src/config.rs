@@ -1,0 +1,272 @@
+//! Command-line configuration with the Go Pushgateway's flag names.
+//!
+//! Owns: the raw flags ([`Args`], clap derive) and their validation into the typed
+//! [`Config`] the server runs with (ripgrep's low-level/high-level split). A bad value is a
+//! [`ConfigError`] at start-up, never a panic.
+//! Does not own: acting on the configuration.
+//!
+//! Tests build a [`Config`] directly (see [`Config::for_tests`]) and never touch the
+//! environment.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+use crate::telemetry::LogFormat;
+
+/// Raw command-line flags. Names match the Go Pushgateway so existing deployments keep their
+/// arguments.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "pushgate",
+    version,
+    about = "A fast, Flink-aware drop-in replacement for the Prometheus Pushgateway"
+)]
+pub struct Args {
+    /// Address to listen on for the web interface, API and telemetry (`:9091` = all interfaces).
+    #[arg(long = "web.listen-address", default_value = ":9091")]
+    pub listen_address: String,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    pub telemetry_path: String,
+    /// The URL under which pushgate is externally reachable (its path is the default route prefix).
+    #[arg(long = "web.external-url", default_value = "")]
+    pub external_url: String,
+    /// Prefix for the internal routes of web endpoints. Defaults to the path of --web.external-url.
+    #[arg(long = "web.route-prefix", default_value = "")]
+    pub route_prefix: String,
+    /// Do not check consistency of pushed metrics. DANGEROUS.
+    #[arg(long = "push.disable-consistency-check")]
+    pub disable_consistency_check: bool,
+    /// Largest accepted push body in bytes; larger pushes get 413.
+    #[arg(long = "push.max-body-bytes", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Only log messages with the given severity or above: debug, info, warn, error.
+    #[arg(long = "log.level", default_value = "info")]
+    pub log_level: String,
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    pub log_format: LogFormat,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen. `None` port means "as given"; tests use port 0.
+    pub listen: ListenAddr,
+    /// Route prefix: empty, or `/something` without trailing slash.
+    pub route_prefix: String,
+    /// Telemetry path relative to the prefix, starting with `/`.
+    pub telemetry_path: String,
+    /// Whether pushes are checked for consistency.
+    pub consistency_check: bool,
+    /// Largest accepted push body.
+    pub max_body_bytes: usize,
+    /// Log level.
+    pub log_level: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// The flags as given, for the status API.
+    pub flags: Vec<(String, String)>,
+}
+
+/// Where to listen: a concrete address, or every interface on a port (`:9091`), which binds
+/// `[::]` (dual-stack) and falls back to `0.0.0.0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// `host:port`.
+    Addr(SocketAddr),
+    /// `:port`.
+    AnyInterface(u16),
+}
+
+/// Why the flags are unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Occurs when `--web.listen-address` is not `host:port` or `:port`.
+    #[error("invalid --web.listen-address {0:?}: expected host:port or :port")]
+    ListenAddress(String),
+    /// Occurs when `--web.external-url` is not an absolute http(s) URL.
+    #[error("invalid --web.external-url {0:?}: expected an absolute http:// or https:// URL")]
+    ExternalUrl(String),
+    /// Occurs when `--web.telemetry-path` does not start with `/`.
+    #[error("invalid --web.telemetry-path {0:?}: must start with /")]
+    TelemetryPath(String),
+    /// Occurs when `--log.level` is not one of debug, info, warn, error.
+    #[error("invalid --log.level {0:?}: expected one of debug, info, warn, error")]
+    LogLevel(String),
+    /// Occurs when `--push.max-body-bytes` is 0.
+    #[error("invalid --push.max-body-bytes 0: must be at least 1")]
+    MaxBody,
+}
+
+impl Args {
+    /// Validates the flags.
+    ///
+    /// # Errors
+    /// The first unusable flag.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let listen = parse_listen(&self.listen_address)?;
+        let prefix_source = if self.route_prefix.is_empty() {
+            external_url_path(&self.external_url)?
+        } else {
+            self.route_prefix.clone()
+        };
+        if !self.telemetry_path.starts_with('/') {
+            return Err(ConfigError::TelemetryPath(self.telemetry_path));
+        }
+        if !matches!(self.log_level.as_str(), "debug" | "info" | "warn" | "error") {
+            return Err(ConfigError::LogLevel(self.log_level));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::MaxBody);
+        }
+        let flags = vec![
+            ("web.listen-address".into(), self.listen_address.clone()),
+            ("web.telemetry-path".into(), self.telemetry_path.clone()),
+            ("web.external-url".into(), self.external_url.clone()),
+            ("web.route-prefix".into(), self.route_prefix.clone()),
+            (
+                "push.disable-consistency-check".into(),
+                self.disable_consistency_check.to_string(),
+            ),
+            (
+                "push.max-body-bytes".into(),
+                self.max_body_bytes.to_string(),
+            ),
+            ("log.level".into(), self.log_level.clone()),
+            (
+                "log.format".into(),
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+        ];
+        Ok(Config {
+            listen,
+            route_prefix: normalize_prefix(&prefix_source),
+            telemetry_path: self.telemetry_path,
+            consistency_check: !self.disable_consistency_check,
+            max_body_bytes: self.max_body_bytes,
+            log_level: self.log_level,
+            log_format: self.log_format,
+            flags,
+        })
+    }
+}
+
+impl Config {
+    /// Defaults on `127.0.0.1:0`, for tests.
+    #[must_use]
+    pub fn for_tests() -> Config {
+        Args::parse_from(["pushgate", "--web.listen-address=127.0.0.1:0"])
+            .validate()
+            .expect("the default flags are valid")
+    }
+}
+
+fn parse_listen(s: &str) -> Result<ListenAddr, ConfigError> {
+    if let Some(port) = s.strip_prefix(':') {
+        return port
+            .parse()
+            .map(ListenAddr::AnyInterface)
+            .map_err(|_| ConfigError::ListenAddress(s.into()));
+    }
+    if let Ok(addr) = s.parse() {
+        return Ok(ListenAddr::Addr(addr));
+    }
+    // `localhost:9091` and other names: resolve once at start-up.
+    std::net::ToSocketAddrs::to_socket_addrs(s)
+        .ok()
+        .and_then(|mut it| it.next())
+        .map(ListenAddr::Addr)
+        .ok_or_else(|| ConfigError::ListenAddress(s.into()))
+}
+
+fn external_url_path(url: &str) -> Result<String, ConfigError> {
+    if url.is_empty() {
+        return Ok(String::new());
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .filter(|r| !r.is_empty() && !r.starts_with('/'))
+        .ok_or_else(|| ConfigError::ExternalUrl(url.into()))?;
+    Ok(rest
+        .find('/')
+        .map_or(String::new(), |i| rest[i..].to_string()))
+}
+
+/// Go: `"/" + strings.Trim(prefix, "/")`, and `/` alone becomes empty.
+fn normalize_prefix(p: &str) -> String {
+    let trimmed = p.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> Result<Config, ConfigError> {
+        let mut v = vec!["pushgate"];
+        v.extend_from_slice(extra);
+        Args::try_parse_from(v).expect("flags parse").validate()
+    }
+
+    #[test]
+    fn defaults_listen_on_all_interfaces_9091() {
+        let c = args(&[]).expect("valid");
+        assert_eq!(c.listen, ListenAddr::AnyInterface(9091));
+        assert_eq!(c.route_prefix, "");
+        assert_eq!(c.telemetry_path, "/metrics");
+        assert!(c.consistency_check);
+    }
+
+    #[test]
+    fn route_prefix_comes_from_external_url_path() {
+        assert_eq!(
+            args(&["--web.external-url=http://example.com/pg/"])
+                .expect("valid")
+                .route_prefix,
+            "/pg"
+        );
+        assert_eq!(
+            args(&["--web.route-prefix=/a/b/", "--web.external-url=http://x/y"])
+                .expect("valid")
+                .route_prefix,
+            "/a/b"
+        );
+        assert_eq!(
+            args(&["--web.route-prefix=/"]).expect("valid").route_prefix,
+            ""
+        );
+    }
+
+    #[test]
+    fn bad_values_are_errors_not_panics() {
+        assert!(matches!(
+            args(&["--web.listen-address=nonsense"]),
+            Err(ConfigError::ListenAddress(_))
+        ));
+        assert!(matches!(
+            args(&["--web.listen-address=:99999"]),
+            Err(ConfigError::ListenAddress(_))
+        ));
+        assert!(matches!(
+            args(&["--web.external-url=ftp://x"]),
+            Err(ConfigError::ExternalUrl(_))
+        ));
+        assert!(matches!(
+            args(&["--log.level=loud"]),
+            Err(ConfigError::LogLevel(_))
+        ));
+        assert!(matches!(
+            args(&["--web.telemetry-path=metrics"]),
+            Err(ConfigError::TelemetryPath(_))
+        ));
+        assert!(Args::try_parse_from(["pushgate", "--log.format=xml"]).is_err());
+    }
+}

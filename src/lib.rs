@@ -1,0 +1,41 @@
+//! pushgate: a fast, Flink-aware, drop-in replacement for the Prometheus Pushgateway.
+//!
+//! # Architecture
+//!
+//! One request flows through plain function calls on owned, typed data:
+//!
+//! ```text
+//! server::routes -> server::push -> grouping::GroupingKey::from_path -> parse::text
+//!     -> store::Store::apply (incremental consistency index) -> new Arc<Group>
+//! server::scrape -> store::Store::snapshot -> render (cached bytes per group/family,
+//!     per-generation scrape cache) -> response body of zero-copy chunks
+//! ```
+//!
+//! - [`model`]: the parsed form of a push, borrowing from the request body.
+//! - [`parse`]: body decoders (text exposition format 0.0.4).
+//! - [`grouping`]: grouping keys from push paths.
+//! - [`store`]: groups, the consistency index, interning.
+//! - [`render`]: the merged exposition.
+//! - [`server`]: HTTP.
+//! - [`config`], [`telemetry`]: flags, logging and the gateway's own metrics.
+//!
+//! A push costs O(size of the push): the store checks it against indexes kept up to date
+//! incrementally, never by re-gathering the store as the Go gateway does. A scrape re-renders
+//! only families that changed since they were last rendered.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::pedantic)]
+#![allow(
+    clippy::module_name_repetitions,
+    reason = "names like StoredFamily read better in other modules"
+)]
+
+pub mod config;
+pub mod grouping;
+pub mod model;
+pub mod parse;
+pub mod render;
+pub mod server;
+pub mod store;
+pub mod telemetry;

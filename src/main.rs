@@ -1,0 +1,42 @@
+//! The `pushgate` binary: parse flags, set up logging, serve until SIGINT/SIGTERM.
+
+use anyhow::Context;
+use clap::Parser;
+use pushgate::config::Args;
+use tracing::info;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Args::parse().validate().context("invalid flags")?;
+    pushgate::telemetry::init_tracing(&config.log_level, config.log_format);
+    info!(version = env!("CARGO_PKG_VERSION"), "starting pushgate");
+    let server = pushgate::server::start(config)
+        .await
+        .context("starting the server")?;
+    let stop = server.stopper();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        info!("signal received");
+        let _ = stop.send(true);
+    });
+    server.wait().await;
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler succeeds on unix");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,199 @@
+//! The HTTP server: accept loop, connection handling and graceful shutdown.
+//!
+//! Owns: binding the listener, serving HTTP/1.1 and HTTP/2 (hyper-util's auto builder) on
+//! each connection, the header-read timeout, and draining in-flight requests on shutdown
+//! ([`RunningServer::shutdown`]).
+//! Does not own: what requests mean (see [`routes`]).
+//!
+//! [`start`] binds and spawns the accept loop and returns at once with the bound address, so
+//! tests start a server on port 0 and talk to it over real sockets.
+
+pub mod admin;
+pub mod body;
+pub mod push;
+pub mod response;
+pub mod routes;
+pub mod scrape;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::config::{Config, ListenAddr};
+use crate::render::ScrapeCache;
+use crate::store::Store;
+use crate::telemetry::{SelfMetrics, BUILTIN_FAMILIES};
+
+/// How long a client may take to send request headers (slowloris guard).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for in-flight requests.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Everything a request handler needs.
+#[derive(Debug)]
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Config,
+    /// The metric store.
+    pub store: Store,
+    /// Scrape output per store generation.
+    pub cache: ScrapeCache,
+    /// The gateway's own metrics.
+    pub metrics: SelfMetrics,
+}
+
+impl AppState {
+    /// Fresh state for `config`.
+    #[must_use]
+    pub fn new(config: Config) -> AppState {
+        let store = Store::new(BUILTIN_FAMILIES, config.consistency_check);
+        AppState {
+            config,
+            store,
+            cache: ScrapeCache::default(),
+            metrics: SelfMetrics::default(),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Occurs when the listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (store, metrics).
+    #[must_use]
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stops accepting, waits up to [`DRAIN_DEADLINE`] for in-flight requests, and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops (after [`RunningServer::shutdown`] from elsewhere, or
+    /// never).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    /// A handle that can trigger shutdown from another task.
+    #[must_use]
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+async fn bind(listen: ListenAddr) -> Result<TcpListener, ServerError> {
+    let err = |addr: String| move |source| ServerError::Bind { addr, source };
+    match listen {
+        ListenAddr::Addr(addr) => TcpListener::bind(addr).await.map_err(err(addr.to_string())),
+        ListenAddr::AnyInterface(port) => match TcpListener::bind(("::", port)).await {
+            Ok(l) => Ok(l),
+            Err(_) => TcpListener::bind(("0.0.0.0", port))
+                .await
+                .map_err(err(format!(":{port}"))),
+        },
+    }
+}
+
+/// Binds and starts serving in the background.
+///
+/// # Errors
+/// [`ServerError::Bind`] when the address cannot be bound.
+pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
+    let listener = bind(config.listen).await?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: format!("{:?}", config.listen),
+        source,
+    })?;
+    let state = Arc::new(AppState::new(config));
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, state.clone(), stop_rx));
+    info!(address = %addr, route_prefix = %state.config.route_prefix, consistency_check = state.config.consistency_check, "listening");
+    Ok(RunningServer {
+        addr,
+        state,
+        stop,
+        task,
+    })
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let st = state.clone();
+                let svc = service_fn(move |req| {
+                    let st = st.clone();
+                    async move { Ok::<_, Infallible>(routes::handle(st, req).await) }
+                });
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc).into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        debug!(peer = %peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    drop(listener);
+    info!("shutting down: draining in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => info!("all connections closed"),
+        () = tokio::time::sleep(DRAIN_DEADLINE) => warn!(deadline_s = DRAIN_DEADLINE.as_secs(), "drain deadline passed; closing remaining connections"),
+    }
+}

@@ -1,0 +1,328 @@
+//! Pushgateway-compatible consistency checks, kept O(size of the push).
+//!
+//! Owns: the [`Index`] of what the store holds (family name -> type and number of owners;
+//! series identity -> owning group) and the checks the Go Pushgateway makes by re-gathering
+//! its whole store on every push: a family type that differs from the same family elsewhere
+//! (other groups or the gateway's own metrics), a series (name + full label set) that another
+//! group already exposes, and `_count`/`_sum`/`_bucket` names colliding with a summary or
+//! histogram (client_golang `checkSuffixCollisions`).
+//! Does not own: syntax (the parsers) or applying a push (see `store`).
+//!
+//! The index is updated incrementally when a group is replaced or deleted, by diffing the old
+//! and new group family by family (families a POST did not touch are the same `Arc` and cost
+//! nothing). Series identities are 128-bit hashes, so a false "duplicate" is astronomically
+//! unlikely (about 1e-26 at a million series).
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use crate::model::MetricType;
+use crate::store::group::{Group, StoredFamily, Str, PUSH_FAILURE_TIME_NAME, PUSH_TIME_NAME};
+
+/// Why a push is inconsistent with the store. Messages follow the Go gateway's wording.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Inconsistency {
+    /// Occurs when a pushed family has another type than the same family elsewhere.
+    #[error("metric family {name:?} is pushed as {pushed} but is {existing} elsewhere")]
+    TypeClash {
+        /// The family.
+        name: String,
+        /// Its type in the push.
+        pushed: MetricType,
+        /// Its type in the store or among the gateway's own metrics.
+        existing: MetricType,
+    },
+    /// Occurs when a `_count`/`_sum`/`_bucket` family collides with a summary or histogram.
+    #[error(
+        "collected metric named {name:?} collides with previously collected {kind} named {other:?}"
+    )]
+    SuffixCollision {
+        /// The pushed family.
+        name: String,
+        /// The kind of the family it collides with (or "metric").
+        kind: &'static str,
+        /// The family it collides with.
+        other: String,
+    },
+    /// Occurs when a pushed series (name and full label set) already exists in another group,
+    /// or twice in the push.
+    #[error("collected metric {0} was collected before with the same name and label values")]
+    DuplicateSeries(String),
+    /// Occurs when a new group would expose the same labels as an existing one (for example
+    /// `/job/e` and `/job/e/instance@base64/=`), which would duplicate its push-time series.
+    #[error("grouping key {new} exposes the same labels as the existing group {existing}")]
+    GroupCollision {
+        /// The pushed grouping key.
+        new: String,
+        /// The existing one.
+        existing: String,
+    },
+}
+
+/// 128-bit identity of a series: family name plus full label set.
+#[must_use]
+pub fn series_id(name: &str, labels: &[(Str, Str)]) -> u128 {
+    let mut a = DefaultHasher::new();
+    let mut b = DefaultHasher::new();
+    0x9e37_79b9_7f4a_7c15_u64.hash(&mut b);
+    for h in [&mut a, &mut b] {
+        name.hash(h);
+        for (n, v) in labels {
+            n.hash(h);
+            v.hash(h);
+        }
+    }
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
+fn group_id(g: &Group) -> u64 {
+    let mut h = DefaultHasher::new();
+    g.key.hash(&mut h);
+    h.finish()
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FamilyEntry {
+    kind: MetricType,
+    owners: u32,
+}
+
+/// A pushed family ready for checking: the stored family plus its series identities.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The family as it will be stored.
+    pub family: Arc<StoredFamily>,
+    /// `series_id` of each of its series, in order.
+    pub ids: Vec<u128>,
+}
+
+/// What the store holds, for O(push) checks.
+#[derive(Debug, Default)]
+pub struct Index {
+    families: HashMap<Str, FamilyEntry>,
+    /// Series identity -> owning group id.
+    series: HashMap<u128, u64>,
+}
+
+/// The groups a check looks at: the current version of the target group (if any) and the
+/// families it keeps (for POST).
+pub struct Target<'a> {
+    /// The group being written, as it is now.
+    pub old: Option<&'a Group>,
+    /// The group's labels and id after the write (the same for an existing group).
+    pub new_group: &'a Group,
+    /// Whether the write replaces the whole group (PUT) or only the pushed families (POST).
+    pub replace: bool,
+}
+
+impl Index {
+    /// Registers a family owned by the gateway itself (never removed).
+    pub fn add_builtin(&mut self, name: Str, kind: MetricType) {
+        self.families.insert(name, FamilyEntry { kind, owners: 1 });
+    }
+
+    /// Number of series identities held (for the gateway's own metrics).
+    #[must_use]
+    pub fn series_len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Checks a push against the index.
+    ///
+    /// # Errors
+    /// The first inconsistency found.
+    pub fn check(&self, t: &Target<'_>, pushed: &[Prepared]) -> Result<(), Inconsistency> {
+        let gid = group_id(t.new_group);
+        if t.old.is_none() {
+            self.check_group_labels(t.new_group, gid)?;
+        }
+        let pushed_kinds: HashMap<&str, MetricType> = pushed
+            .iter()
+            .map(|p| (&*p.family.name, p.family.kind))
+            .collect();
+        for p in pushed {
+            let f = &p.family;
+            if let Some(existing) = self.kind_elsewhere(t, &f.name) {
+                if existing != f.kind {
+                    return Err(Inconsistency::TypeClash {
+                        name: f.name.to_string(),
+                        pushed: f.kind,
+                        existing,
+                    });
+                }
+            }
+            self.check_suffixes(t, &pushed_kinds, &f.name, f.kind)?;
+            for (s, id) in f.series.iter().zip(&p.ids) {
+                if self.series.get(id).is_some_and(|owner| *owner != gid) {
+                    return Err(Inconsistency::DuplicateSeries(
+                        crate::render::describe_series(&f.name, &s.labels),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_group_labels(&self, g: &Group, gid: u64) -> Result<(), Inconsistency> {
+        let id = series_id(PUSH_TIME_NAME, &g.labels);
+        match self.series.get(&id) {
+            Some(owner) if *owner != gid => Err(Inconsistency::GroupCollision {
+                new: g.key.to_string(),
+                existing: crate::render::describe_series("", &g.labels),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The type of `name` in the store after the write, ignoring the pushed families: from
+    /// families the target group keeps, or from other owners.
+    fn kind_elsewhere(&self, t: &Target<'_>, name: &str) -> Option<MetricType> {
+        // The target group's own copy is replaced (PUT, or POST re-pushing it) or handled by
+        // `kind_after` (POST keeping it), so it never counts here.
+        let in_old = t.old.and_then(|g| g.families.get(name));
+        let entry = self.families.get(name)?;
+        let owners = entry.owners - u32::from(in_old.is_some());
+        (owners > 0).then_some(entry.kind)
+    }
+
+    /// The type of `name` after the write, the push included.
+    fn kind_after(
+        &self,
+        t: &Target<'_>,
+        pushed: &HashMap<&str, MetricType>,
+        name: &str,
+    ) -> Option<MetricType> {
+        if let Some(k) = pushed.get(name) {
+            return Some(*k);
+        }
+        if !t.replace {
+            if let Some(f) = t.old.and_then(|g| g.families.get(name)) {
+                return Some(f.kind);
+            }
+        }
+        self.kind_elsewhere(t, name)
+    }
+
+    fn check_suffixes(
+        &self,
+        t: &Target<'_>,
+        pushed: &HashMap<&str, MetricType>,
+        name: &str,
+        kind: MetricType,
+    ) -> Result<(), Inconsistency> {
+        for suffix in ["_count", "_sum", "_bucket"] {
+            let Some(base) = name.strip_suffix(suffix) else {
+                continue;
+            };
+            let collides = match self.kind_after(t, pushed, base) {
+                Some(MetricType::Summary) => suffix != "_bucket",
+                Some(MetricType::Histogram) => true,
+                _ => false,
+            };
+            if collides {
+                let kind = if self.kind_after(t, pushed, base) == Some(MetricType::Summary) {
+                    "summary"
+                } else {
+                    "histogram"
+                };
+                return Err(Inconsistency::SuffixCollision {
+                    name: name.to_string(),
+                    kind,
+                    other: base.to_string(),
+                });
+            }
+        }
+        if matches!(kind, MetricType::Summary | MetricType::Histogram) {
+            let suffixes: &[&str] = if kind == MetricType::Histogram {
+                &["_count", "_sum", "_bucket"]
+            } else {
+                &["_count", "_sum"]
+            };
+            for suffix in suffixes {
+                let other = format!("{name}{suffix}");
+                if self.kind_after(t, pushed, &other).is_some() {
+                    return Err(Inconsistency::SuffixCollision {
+                        name: name.to_string(),
+                        kind: "metric",
+                        other,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Updates the index for `old` being replaced by `new` (either may be absent).
+    pub fn replace(
+        &mut self,
+        old: Option<&Group>,
+        new: Option<&Group>,
+        new_ids: &HashMap<Str, Vec<u128>>,
+    ) {
+        let gid = old
+            .or(new)
+            .map(group_id)
+            .expect("replace is called with at least one group");
+        if let Some(old) = old {
+            for (name, f) in &old.families {
+                let unchanged = new
+                    .and_then(|n| n.families.get(name))
+                    .is_some_and(|nf| Arc::ptr_eq(nf, f));
+                if !unchanged {
+                    self.remove_family(f);
+                }
+            }
+            if new.is_none() {
+                self.series.remove(&series_id(PUSH_TIME_NAME, &old.labels));
+                self.series
+                    .remove(&series_id(PUSH_FAILURE_TIME_NAME, &old.labels));
+            }
+        }
+        if let Some(new) = new {
+            if old.is_none() {
+                self.series
+                    .insert(series_id(PUSH_TIME_NAME, &new.labels), gid);
+                self.series
+                    .insert(series_id(PUSH_FAILURE_TIME_NAME, &new.labels), gid);
+            }
+            for (name, f) in &new.families {
+                let unchanged = old
+                    .and_then(|o| o.families.get(name))
+                    .is_some_and(|of| Arc::ptr_eq(of, f));
+                if !unchanged {
+                    self.add_family(f, new_ids.get(name), gid);
+                }
+            }
+        }
+    }
+
+    fn add_family(&mut self, f: &StoredFamily, ids: Option<&Vec<u128>>, gid: u64) {
+        let e = self.families.entry(f.name.clone()).or_insert(FamilyEntry {
+            kind: f.kind,
+            owners: 0,
+        });
+        e.owners += 1;
+        match ids {
+            Some(ids) => self.series.extend(ids.iter().map(|id| (*id, gid))),
+            None => self.series.extend(
+                f.series
+                    .iter()
+                    .map(|s| (series_id(&f.name, &s.labels), gid)),
+            ),
+        }
+    }
+
+    fn remove_family(&mut self, f: &StoredFamily) {
+        if let Some(e) = self.families.get_mut(&f.name) {
+            e.owners -= 1;
+            if e.owners == 0 {
+                self.families.remove(&f.name);
+            }
+        }
+        for s in &f.series {
+            self.series.remove(&series_id(&f.name, &s.labels));
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The stored form of one group: immutable once built, shared by `Arc`.
+//!
+//! Owns: [`Group`], [`StoredFamily`], [`Series`], the Go Pushgateway's series order
+//! ([`go_order`]) and each family's lazily rendered text lines.
+//! Does not own: validation (see `consistency`) or the merge across groups (see `render`).
+//!
+//! A push builds new `StoredFamily` values outside the store lock (interned labels, sorted
+//! series); the store then swaps in a new `Arc<Group>` that shares the families a POST did not
+//! touch. Because a group is never mutated after it is published, a scrape that cloned the
+//! `Arc` sees the whole push or none of it.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+
+use crate::grouping::GroupingKey;
+use crate::model::{MetricType, Value};
+use crate::render::series::{render_lines, RenderedLines};
+
+/// An interned string: cheap to clone and compare by pointer first.
+pub type Str = Arc<str>;
+
+/// A label set sorted by name, with the grouping labels applied and `instance` present.
+pub type LabelSet = Arc<[(Str, Str)]>;
+
+/// One stored metric: its full label set and its value.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Sorted by name; includes the grouping labels and `instance`.
+    pub labels: LabelSet,
+    /// The value; its variant fits the family type.
+    pub value: Value,
+}
+
+/// One family as stored in one group.
+#[derive(Debug)]
+pub struct StoredFamily {
+    /// The metric name.
+    pub name: Str,
+    /// The `# HELP` text as pushed.
+    pub help: Option<Str>,
+    /// The family type.
+    pub kind: MetricType,
+    /// Series in the Go Pushgateway's order (see [`go_order`]).
+    pub series: Vec<Series>,
+    /// Unix time in seconds of the push that wrote this family.
+    pub pushed_at: f64,
+    rendered: OnceLock<RenderedLines>,
+}
+
+impl StoredFamily {
+    /// Builds a family, sorting its series into the Go Pushgateway's order.
+    #[must_use]
+    pub fn new(
+        name: Str,
+        help: Option<Str>,
+        kind: MetricType,
+        mut series: Vec<Series>,
+        pushed_at: f64,
+    ) -> StoredFamily {
+        series.sort_by(|a, b| go_order(&a.labels, &b.labels));
+        StoredFamily {
+            name,
+            help,
+            kind,
+            series,
+            pushed_at,
+            rendered: OnceLock::new(),
+        }
+    }
+
+    /// The text lines of every series (no `# HELP`/`# TYPE`), rendered on first use.
+    pub fn rendered(&self) -> &RenderedLines {
+        self.rendered.get_or_init(|| render_lines(self))
+    }
+}
+
+/// The push-time bookkeeping every group exposes as `push_time_seconds` and
+/// `push_failure_time_seconds`, with the Go gateway's semantics: 0 means "never".
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PushTimes {
+    /// Unix seconds of the last successful push (0 if none yet).
+    pub success: f64,
+    /// Unix seconds of the last failed push (0 if none yet).
+    pub failure: f64,
+}
+
+/// A group: everything pushed under one grouping key.
+#[derive(Debug)]
+pub struct Group {
+    /// The grouping key from the push path.
+    pub key: GroupingKey,
+    /// The labels of the group's own series: the key plus `instance=""` when absent.
+    pub labels: LabelSet,
+    /// Pushed families by name (never `push_time_seconds` / `push_failure_time_seconds`).
+    pub families: BTreeMap<Str, Arc<StoredFamily>>,
+    /// Push times.
+    pub times: PushTimes,
+    /// The rendered `push_time_seconds` and `push_failure_time_seconds` lines.
+    pub time_lines: [Bytes; 2],
+}
+
+impl Group {
+    /// Builds a group and renders its push-time lines.
+    #[must_use]
+    pub fn new(
+        key: GroupingKey,
+        labels: LabelSet,
+        families: BTreeMap<Str, Arc<StoredFamily>>,
+        times: PushTimes,
+    ) -> Group {
+        let time_lines = [
+            crate::render::series::render_scalar_line(PUSH_TIME_NAME, &labels, times.success),
+            crate::render::series::render_scalar_line(
+                PUSH_FAILURE_TIME_NAME,
+                &labels,
+                times.failure,
+            ),
+        ];
+        Group {
+            key,
+            labels,
+            families,
+            times,
+            time_lines,
+        }
+    }
+
+    /// The same group with other push times (used to record a failed push).
+    #[must_use]
+    pub fn with_times(&self, times: PushTimes) -> Group {
+        Group::new(
+            self.key.clone(),
+            self.labels.clone(),
+            self.families.clone(),
+            times,
+        )
+    }
+
+    /// Number of series in the group, the two push-time series included.
+    #[must_use]
+    pub fn series_count(&self) -> usize {
+        2 + self
+            .families
+            .values()
+            .map(|f| f.series.len())
+            .sum::<usize>()
+    }
+}
+
+/// Name of the per-group success timestamp.
+pub const PUSH_TIME_NAME: &str = "push_time_seconds";
+/// Name of the per-group failure timestamp.
+pub const PUSH_FAILURE_TIME_NAME: &str = "push_failure_time_seconds";
+/// Help of [`PUSH_TIME_NAME`], as in the Go gateway.
+pub const PUSH_TIME_HELP: &str =
+    "Last Unix time when changing this group in the Pushgateway succeeded.";
+/// Help of [`PUSH_FAILURE_TIME_NAME`], as in the Go gateway.
+pub const PUSH_FAILURE_TIME_HELP: &str =
+    "Last Unix time when changing this group in the Pushgateway failed.";
+
+/// The order in which the Go Pushgateway (client_golang `metricSorter`) lists the series of a
+/// family: fewer labels first, then label *values* compared position by position over the
+/// name-sorted label pairs (names are not compared).
+#[must_use]
+pub fn go_order(a: &[(Str, Str)], b: &[(Str, Str)]) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| {
+        a.iter()
+            .zip(b)
+            .map(|((_, va), (_, vb))| va.as_bytes().cmp(vb.as_bytes()))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ls(pairs: &[(&str, &str)]) -> Vec<(Str, Str)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (Str::from(*n), Str::from(*v)))
+            .collect()
+    }
+
+    #[track_caller]
+    fn check(a: &[(&str, &str)], b: &[(&str, &str)], want: Ordering) {
+        assert_eq!(go_order(&ls(a), &ls(b)), want);
+    }
+
+    #[test]
+    fn go_order_matches_client_golang_metric_sorter() {
+        // Observed on Go Pushgateway 1.5.1: {instance,job,z} sorts before {a,instance,job}
+        // because only values are compared, position by position.
+        check(
+            &[("instance", ""), ("job", "oa"), ("z", "0")],
+            &[("a", "0"), ("instance", ""), ("job", "ob")],
+            Ordering::Less,
+        );
+        check(&[("a", "3")], &[("a", "2"), ("b", "z")], Ordering::Less);
+        check(&[("a", "2")], &[("a", "10")], Ordering::Greater);
+        check(&[("a", "x")], &[("b", "x")], Ordering::Equal);
+    }
+}

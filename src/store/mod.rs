@@ -1,0 +1,375 @@
+//! The metric store: groups by grouping key, with incremental consistency checking.
+//!
+//! Owns: the set of groups ([`Store`]), applying a push ([`Store::apply`]) or a delete, the
+//! store generation, and consistent snapshots for scrapes ([`Store::snapshot`]).
+//! Does not own: HTTP, parsing, or rendering (groups render their own families lazily; the
+//! merge across groups lives in `render`).
+//!
+//! Data enters as a [`WriteRequest`] of parsed families borrowing from the request body.
+//! [`Store::apply`] first builds the stored families *outside* the lock (grouping labels
+//! applied, strings interned, series sorted and hashed), then takes the lock only to check the
+//! push against the [`consistency::Index`] and swap in the new `Arc<Group>`: work under the
+//! lock is O(size of the push), never O(size of the store).
+//!
+//! Lock choice: one `std::sync::Mutex` over groups, index and generation. Writes must be
+//! serialized anyway (check-then-apply has to be atomic, as the Go gateway's single writer
+//! goroutine makes it), the critical section is short, and a scrape holds it only to clone
+//! the group `Arc`s. It is never held across `.await`.
+
+pub mod consistency;
+pub mod group;
+pub mod intern;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::grouping::GroupingKey;
+use crate::model::{Family, MetricType};
+use consistency::{series_id, Inconsistency, Index, Prepared, Target};
+use group::{
+    Group, LabelSet, PushTimes, Series, StoredFamily, Str, PUSH_FAILURE_TIME_NAME, PUSH_TIME_NAME,
+};
+use intern::{Interner, LocalInterner};
+
+/// Why a push was refused by the store. The HTTP layer answers 400 with
+/// `pushed metrics are invalid or inconsistent with existing metrics: <this>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PushError {
+    /// Occurs when a pushed sample carries a timestamp (the Go gateway refuses those).
+    #[error("pushed metrics must not have timestamps")]
+    Timestamp,
+    /// Occurs when the push conflicts with the store or with itself.
+    #[error(transparent)]
+    Inconsistent(#[from] Inconsistency),
+}
+
+/// A push: the target grouping key, the parsed families, and PUT (replace) or POST semantics.
+#[derive(Debug)]
+pub struct WriteRequest<'a> {
+    /// The group to write.
+    pub key: GroupingKey,
+    /// Parsed families, borrowing from the request body.
+    pub families: Vec<Family<'a>>,
+    /// `true` for PUT (replace the whole group), `false` for POST (replace pushed families).
+    pub replace: bool,
+}
+
+/// A consistent view of the store for one scrape.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The store generation this view belongs to.
+    pub generation: u64,
+    /// Every group, in grouping-key order.
+    pub groups: Vec<Arc<Group>>,
+}
+
+/// Cheap-to-clone handle to the store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    interner: Interner,
+    check: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    groups: BTreeMap<GroupingKey, Arc<Group>>,
+    index: Index,
+    generation: u64,
+    series: usize,
+}
+
+impl Store {
+    /// A new empty store. `builtins` are the gateway's own families (name, type): pushes must
+    /// agree with their types. `check` enables consistency checking.
+    #[must_use]
+    pub fn new(builtins: &[(&str, MetricType)], check: bool) -> Store {
+        let mut state = State::default();
+        for (name, kind) in builtins.iter().chain(&[
+            (PUSH_TIME_NAME, MetricType::Gauge),
+            (PUSH_FAILURE_TIME_NAME, MetricType::Gauge),
+        ]) {
+            state.index.add_builtin(Str::from(*name), *kind);
+        }
+        Store {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+                interner: Interner::default(),
+                check,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared
+            .state
+            .lock()
+            .expect("store lock is never poisoned: nothing panics while holding it")
+    }
+
+    /// Applies a push at the current time.
+    ///
+    /// # Errors
+    /// [`PushError`] when the push is refused; the store then only records the failure time
+    /// on the group if it already exists.
+    pub fn apply(&self, req: WriteRequest<'_>) -> Result<(), PushError> {
+        self.apply_at(req, now_seconds())
+    }
+
+    /// Applies a push as if made at `now` (Unix seconds).
+    ///
+    /// # Errors
+    /// See [`Store::apply`].
+    pub fn apply_at(&self, req: WriteRequest<'_>, now: f64) -> Result<(), PushError> {
+        let group_labels = self.group_labels(&req.key);
+        let prepared = match self.prepare(&req, &group_labels, now) {
+            Ok(p) => p,
+            Err(e) => {
+                self.record_failure(&req.key, now);
+                return Err(e);
+            }
+        };
+        let mut state = self.lock();
+        let old = state.groups.get(&req.key).cloned();
+        let families = merge_families(old.as_deref(), &prepared, req.replace);
+        let times = PushTimes {
+            success: now,
+            failure: old.as_ref().map_or(0.0, |g| g.times.failure),
+        };
+        let new = Arc::new(Group::new(req.key.clone(), group_labels, families, times));
+        if self.shared.check {
+            let target = Target {
+                old: old.as_deref(),
+                new_group: &new,
+                replace: req.replace,
+            };
+            if let Err(e) = state.index.check(&target, &prepared) {
+                record_failure_locked(&mut state, &req.key, now);
+                return Err(e.into());
+            }
+            let ids: HashMap<Str, Vec<u128>> = prepared
+                .into_iter()
+                .map(|p| (p.family.name.clone(), p.ids))
+                .collect();
+            state.index.replace(old.as_deref(), Some(&new), &ids);
+        }
+        state.series =
+            state.series + new.series_count() - old.as_ref().map_or(0, |g| g.series_count());
+        state.groups.insert(req.key, new);
+        state.generation += 1;
+        Ok(())
+    }
+
+    /// Deletes exactly the group with this key. Returns whether it existed.
+    pub fn delete(&self, key: &GroupingKey) -> bool {
+        let mut state = self.lock();
+        let Some(old) = state.groups.remove(key) else {
+            return false;
+        };
+        if self.shared.check {
+            state.index.replace(Some(&old), None, &HashMap::new());
+        }
+        state.series -= old.series_count();
+        state.generation += 1;
+        true
+    }
+
+    /// Removes every group (the admin wipe).
+    pub fn wipe(&self) {
+        let keys: Vec<GroupingKey> = self.lock().groups.keys().cloned().collect();
+        for k in keys {
+            self.delete(&k);
+        }
+    }
+
+    /// A consistent view of all groups.
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        let state = self.lock();
+        Snapshot {
+            generation: state.generation,
+            groups: state.groups.values().cloned().collect(),
+        }
+    }
+
+    /// The current generation: it changes whenever the store changes.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Number of groups and of series (push-time series included).
+    #[must_use]
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.groups.len(), state.series)
+    }
+
+    /// The group with this key, if any.
+    #[must_use]
+    pub fn group(&self, key: &GroupingKey) -> Option<Arc<Group>> {
+        self.lock().groups.get(key).cloned()
+    }
+
+    fn record_failure(&self, key: &GroupingKey, now: f64) {
+        record_failure_locked(&mut self.lock(), key, now);
+    }
+
+    /// The labels of a group's own series: the key plus `instance=""` when absent, sorted.
+    fn group_labels(&self, key: &GroupingKey) -> LabelSet {
+        let mut labels: Vec<(Str, Str)> = key
+            .labels()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    self.shared.interner.intern(n),
+                    self.shared.interner.intern(v),
+                )
+            })
+            .collect();
+        if key.get("instance").is_none() {
+            labels.push((
+                self.shared.interner.intern("instance"),
+                self.shared.interner.intern(""),
+            ));
+            labels.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        labels.into()
+    }
+
+    /// Builds the stored families of a push, outside the lock.
+    fn prepare(
+        &self,
+        req: &WriteRequest<'_>,
+        group_labels: &LabelSet,
+        now: f64,
+    ) -> Result<Vec<Prepared>, PushError> {
+        let mut li = LocalInterner::new(&self.shared.interner);
+        let mut out = Vec::with_capacity(req.families.len());
+        for fam in &req.families {
+            if fam.name == PUSH_TIME_NAME || fam.name == PUSH_FAILURE_TIME_NAME {
+                // The Go gateway overwrites these with its own; so do we.
+                continue;
+            }
+            let mut series = Vec::with_capacity(fam.metrics.len());
+            for m in &fam.metrics {
+                if m.timestamp_ms.is_some() {
+                    return Err(PushError::Timestamp);
+                }
+                series.push(Series {
+                    labels: apply_grouping(&mut li, &m.labels, &req.key, group_labels),
+                    value: m.value.clone(),
+                });
+            }
+            let name = intern_cow(&mut li, &fam.name);
+            let help = fam.help.as_ref().map(|h| intern_cow(&mut li, h));
+            let family = StoredFamily::new(name, help, fam.kind, series, now);
+            let ids: Vec<u128> = family
+                .series
+                .iter()
+                .map(|s| series_id(&family.name, &s.labels))
+                .collect();
+            if self.shared.check {
+                check_unique(&family, &ids)?;
+            }
+            out.push(Prepared {
+                family: Arc::new(family),
+                ids,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn intern_cow<'b>(li: &mut LocalInterner<'_, 'b>, s: &std::borrow::Cow<'b, str>) -> Str {
+    match s {
+        std::borrow::Cow::Borrowed(b) => li.get(b),
+        std::borrow::Cow::Owned(o) => li.get_owned(o),
+    }
+}
+
+/// Go `sanitizeLabels`: grouping labels override same-named body labels; `instance=""` is
+/// added when the metric has no instance label at all; pairs end up sorted by name.
+fn apply_grouping<'b>(
+    li: &mut LocalInterner<'_, 'b>,
+    labels: &[crate::model::Label<'b>],
+    key: &GroupingKey,
+    group_labels: &LabelSet,
+) -> LabelSet {
+    let mut out: Vec<(Str, Str)> = Vec::with_capacity(labels.len() + group_labels.len());
+    for l in labels {
+        if key.get(&l.name).is_none() {
+            out.push((intern_cow(li, &l.name), intern_cow(li, &l.value)));
+        }
+    }
+    let body_has_instance = out.iter().any(|(n, _)| &**n == "instance");
+    for (n, v) in group_labels.iter() {
+        // `group_labels` carries `instance=""` when the key has none; a body instance wins then.
+        if &**n == "instance" && key.get("instance").is_none() && body_has_instance {
+            continue;
+        }
+        out.push((n.clone(), v.clone()));
+    }
+    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    out.into()
+}
+
+fn check_unique(family: &StoredFamily, ids: &[u128]) -> Result<(), PushError> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    for (s, id) in family.series.iter().zip(ids) {
+        if !seen.insert(*id) {
+            return Err(
+                Inconsistency::DuplicateSeries(crate::render::describe_series(
+                    &family.name,
+                    &s.labels,
+                ))
+                .into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The families of the group after a write.
+fn merge_families(
+    old: Option<&Group>,
+    pushed: &[Prepared],
+    replace: bool,
+) -> BTreeMap<Str, Arc<StoredFamily>> {
+    let mut families = match old {
+        Some(g) if !replace => g.families.clone(),
+        _ => BTreeMap::new(),
+    };
+    for p in pushed {
+        families.insert(p.family.name.clone(), p.family.clone());
+    }
+    families
+}
+
+/// Go semantics: a refused push records its time as `push_failure_time_seconds`. Unlike the
+/// Go gateway we do not create a group just for that (a failed first push leaves no trace).
+fn record_failure_locked(state: &mut State, key: &GroupingKey, now: f64) {
+    if let Some(g) = state.groups.get(key) {
+        let updated = Arc::new(g.with_times(PushTimes {
+            success: g.times.success,
+            failure: now,
+        }));
+        state.groups.insert(key.clone(), updated);
+        state.generation += 1;
+    }
+}
+
+/// Unix time in seconds, with sub-second precision.
+#[must_use]
+pub fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}

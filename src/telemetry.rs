@@ -1,0 +1,378 @@
+//! The gateway's own observability: logging set-up and the metrics pushgate exposes about
+//! itself.
+//!
+//! Owns: tracing-subscriber initialisation ([`init_tracing`]), the request counters and push
+//! duration/size summaries under the Go Pushgateway's names (so existing dashboards keep
+//! working), `process_*` metrics read from `/proc`, and `pushgate_*` metrics of our own.
+//! Does not own: rendering (the families built here go through `render` like pushed ones).
+//!
+//! Data enters through [`SelfMetrics::record_request`] / [`SelfMetrics::record_push`] from the
+//! HTTP layer and leaves as a `Vec<StoredFamily>` built per scrape by [`SelfMetrics::families`].
+//! Summaries keep the last [`WINDOW`] observations per method and compute quantiles from them
+//! at scrape time (the Go gateway uses a 10-minute sliding window; a count window is simpler
+//! and bounded).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
+use crate::model::{MetricType, Summary, Value};
+use crate::store::group::{Series, StoredFamily, Str};
+
+/// Observations kept per summary label set.
+pub const WINDOW: usize = 1024;
+
+/// Names and types of every family the gateway exposes about itself. Pushes must agree with
+/// these types (as with the Go gateway's own registry).
+pub const BUILTIN_FAMILIES: &[(&str, MetricType)] = &[
+    ("pushgateway_build_info", MetricType::Gauge),
+    ("pushgateway_http_requests_total", MetricType::Counter),
+    (
+        "pushgateway_http_push_duration_seconds",
+        MetricType::Summary,
+    ),
+    ("pushgateway_http_push_size_bytes", MetricType::Summary),
+    ("process_cpu_seconds_total", MetricType::Counter),
+    ("process_max_fds", MetricType::Gauge),
+    ("process_open_fds", MetricType::Gauge),
+    ("process_resident_memory_bytes", MetricType::Gauge),
+    ("process_start_time_seconds", MetricType::Gauge),
+    ("process_virtual_memory_bytes", MetricType::Gauge),
+    ("pushgate_build_info", MetricType::Gauge),
+    ("pushgate_groups", MetricType::Gauge),
+    ("pushgate_series", MetricType::Gauge),
+    ("pushgate_pushes_rejected_total", MetricType::Counter),
+    ("pushgate_store_generation", MetricType::Gauge),
+];
+
+/// Log output format (`--log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `key=value` pairs, as the Go gateway's default.
+    Logfmt,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Initialises the global tracing subscriber. `RUST_LOG`, when set, overrides `level`.
+pub fn init_tracing(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("pushgate={level},warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests start several servers) is harmless: keep the first.
+    let _ = match format {
+        LogFormat::Logfmt => builder.with_ansi(false).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    recent: VecDeque<f64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Window {
+    fn observe(&mut self, v: f64) {
+        if self.recent.len() == WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(v);
+        self.sum += v;
+        self.count += 1;
+    }
+
+    fn summary(&self) -> Summary {
+        let mut sorted: Vec<f64> = self.recent.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let quantiles = [0.1, 0.5, 0.9]
+            .into_iter()
+            .map(|q| {
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    clippy::cast_precision_loss,
+                    reason = "index of a small window"
+                )]
+                let idx = ((sorted.len().saturating_sub(1)) as f64 * q).round() as usize;
+                (q, sorted.get(idx).copied().unwrap_or(f64::NAN))
+            })
+            .collect();
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a request count fits f64's integer range in practice"
+        )]
+        Summary {
+            count: Some(self.count as f64),
+            sum: Some(self.sum),
+            quantiles,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    requests: BTreeMap<(u16, &'static str, &'static str), u64>,
+    durations: BTreeMap<&'static str, Window>,
+    sizes: BTreeMap<&'static str, Window>,
+    rejected: BTreeMap<&'static str, u64>,
+}
+
+/// Counters and summaries about the gateway itself.
+#[derive(Debug)]
+pub struct SelfMetrics {
+    inner: Mutex<Inner>,
+    start_time: f64,
+}
+
+impl Default for SelfMetrics {
+    fn default() -> Self {
+        SelfMetrics {
+            inner: Mutex::default(),
+            start_time: crate::store::now_seconds(),
+        }
+    }
+}
+
+impl SelfMetrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .expect("self-metrics lock is never poisoned: no panics inside")
+    }
+
+    /// Counts one non-scrape request.
+    pub fn record_request(&self, code: u16, handler: &'static str, method: &'static str) {
+        *self
+            .lock()
+            .requests
+            .entry((code, handler, method))
+            .or_default() += 1;
+    }
+
+    /// Records a push's duration (seconds) and body size (bytes). `method` is lowercase.
+    pub fn record_push(&self, method: &'static str, seconds: f64, bytes: usize) {
+        let mut inner = self.lock();
+        inner.durations.entry(method).or_default().observe(seconds);
+        #[allow(clippy::cast_precision_loss, reason = "body sizes are far below 2^52")]
+        inner.sizes.entry(method).or_default().observe(bytes as f64);
+    }
+
+    /// Counts a rejected push by reason (`parse`, `inconsistent`, `too_large`, ...).
+    pub fn record_rejection(&self, reason: &'static str) {
+        *self.lock().rejected.entry(reason).or_default() += 1;
+    }
+
+    /// Builds the gateway's own families for one scrape.
+    #[must_use]
+    pub fn families(
+        &self,
+        groups: usize,
+        series_count: usize,
+        generation: u64,
+    ) -> Vec<StoredFamily> {
+        let inner = self.lock();
+        let mut out = vec![
+            gauge(
+                "pushgateway_build_info",
+                BUILD_INFO_HELP,
+                vec![build_info_series()],
+            ),
+            gauge(
+                "pushgate_build_info",
+                "pushgate version.",
+                vec![series(&[("version", env!("CARGO_PKG_VERSION"))], 1.0)],
+            ),
+        ];
+        let requests = inner
+            .requests
+            .iter()
+            .map(|((code, handler, method), n)| {
+                let code = code.to_string();
+                #[allow(
+                    clippy::cast_precision_loss,
+                    reason = "counter values stay far below 2^52"
+                )]
+                series(
+                    &[
+                        ("code", code.as_str()),
+                        ("handler", handler),
+                        ("method", method),
+                    ],
+                    *n as f64,
+                )
+            })
+            .collect();
+        out.push(family(
+            "pushgateway_http_requests_total",
+            REQUESTS_HELP,
+            MetricType::Counter,
+            requests,
+        ));
+        out.push(summary_family(
+            "pushgateway_http_push_duration_seconds",
+            DURATION_HELP,
+            &inner.durations,
+        ));
+        out.push(summary_family(
+            "pushgateway_http_push_size_bytes",
+            SIZE_HELP,
+            &inner.sizes,
+        ));
+        #[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
+        let rejected = inner
+            .rejected
+            .iter()
+            .map(|(r, n)| series(&[("reason", r)], *n as f64))
+            .collect();
+        out.push(family(
+            "pushgate_pushes_rejected_total",
+            "Pushes refused, by reason.",
+            MetricType::Counter,
+            rejected,
+        ));
+        #[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
+        {
+            out.push(gauge(
+                "pushgate_groups",
+                "Groups in the store.",
+                vec![series(&[], groups as f64)],
+            ));
+            out.push(gauge(
+                "pushgate_series",
+                "Series in the store, push-time series included.",
+                vec![series(&[], series_count as f64)],
+            ));
+            out.push(gauge(
+                "pushgate_store_generation",
+                "Changes applied to the store since start.",
+                vec![series(&[], generation as f64)],
+            ));
+        }
+        out.extend(process_families(self.start_time));
+        out.retain(|f| !f.series.is_empty());
+        out
+    }
+}
+
+const BUILD_INFO_HELP: &str = "A metric with a constant '1' value labeled by version, revision, branch, goversion from which pushgateway was built, and the goos and goarch for the build.";
+const REQUESTS_HELP: &str = "Total HTTP requests processed by the Pushgateway, excluding scrapes.";
+const DURATION_HELP: &str = "HTTP request duration for pushes to the Pushgateway.";
+const SIZE_HELP: &str = "HTTP request size for pushes to the Pushgateway.";
+
+fn build_info_series() -> Series {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    series(
+        &[
+            ("branch", ""),
+            ("goarch", arch),
+            ("goos", std::env::consts::OS),
+            ("goversion", "rust"),
+            ("revision", ""),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ],
+        1.0,
+    )
+}
+
+fn series(labels: &[(&str, &str)], v: f64) -> Series {
+    Series {
+        labels: labels
+            .iter()
+            .map(|(n, v)| (Str::from(*n), Str::from(*v)))
+            .collect(),
+        value: Value::Scalar(v),
+    }
+}
+
+fn family(name: &str, help: &str, kind: MetricType, series: Vec<Series>) -> StoredFamily {
+    StoredFamily::new(Str::from(name), Some(Str::from(help)), kind, series, 0.0)
+}
+
+fn gauge(name: &str, help: &str, series: Vec<Series>) -> StoredFamily {
+    family(name, help, MetricType::Gauge, series)
+}
+
+fn summary_family(
+    name: &str,
+    help: &str,
+    windows: &BTreeMap<&'static str, Window>,
+) -> StoredFamily {
+    let series = windows
+        .iter()
+        .map(|(method, w)| Series {
+            labels: vec![(Str::from("method"), Str::from(*method))].into(),
+            value: Value::Summary(Box::new(w.summary())),
+        })
+        .collect();
+    family(name, help, MetricType::Summary, series)
+}
+
+/// `process_*` metrics as the Go client exposes them, from `/proc/self` (Linux only; on
+/// other systems only the start time is known).
+fn process_families(start_time: f64) -> Vec<StoredFamily> {
+    let mut out = vec![gauge(
+        "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds.",
+        vec![series(&[], start_time.floor())],
+    )];
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the command name (which may contain spaces) start after ") ".
+        let fields: Vec<&str> = stat
+            .rsplit_once(") ")
+            .map_or(vec![], |(_, rest)| rest.split(' ').collect());
+        let num = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime = field 14, stime = 15, vsize = 23, rss = 24 (1-based, so index - 3 here).
+        let ticks = 100.0;
+        out.push(family(
+            "process_cpu_seconds_total",
+            "Total user and system CPU time spent in seconds.",
+            MetricType::Counter,
+            vec![series(&[], (num(11) + num(12)) / ticks)],
+        ));
+        out.push(gauge(
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+            vec![series(&[], num(20))],
+        ));
+        out.push(gauge(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            vec![series(&[], num(21) * 4096.0)],
+        ));
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        #[allow(clippy::cast_precision_loss, reason = "fd counts are small")]
+        let open = dir.count() as f64;
+        out.push(gauge(
+            "process_open_fds",
+            "Number of open file descriptors.",
+            vec![series(&[], open)],
+        ));
+    }
+    if let Some(max) = max_fds() {
+        out.push(gauge(
+            "process_max_fds",
+            "Maximum number of open file descriptors.",
+            vec![series(&[], max)],
+        ));
+    }
+    out
+}
+
+fn max_fds() -> Option<f64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
