@@ -11,13 +11,13 @@
 //!     per-generation scrape cache) -> response body of zero-copy chunks
 //! ```
 //!
-//! - [`model`]: the parsed form of a push, borrowing from the request body.
-//! - [`parse`]: body decoders (text exposition format 0.0.4).
-//! - [`grouping`]: grouping keys from push paths.
-//! - [`store`]: groups, the consistency index, interning.
-//! - [`render`]: the merged exposition.
-//! - [`server`]: HTTP.
-//! - [`config`], [`telemetry`]: flags, logging and the gateway's own metrics.
+//! - [`model`] holds the parsed form of a push, borrowing from the request body.
+//! - [`parse`] has the body decoders (text exposition format 0.0.4).
+//! - [`grouping`] makes grouping keys from push paths.
+//! - [`store`] keeps groups, the consistency index, interning.
+//! - [`render`] builds the merged exposition.
+//! - [`server`] serves HTTP.
+//! - [`config`] and [`telemetry`] handle flags, logging and the gateway's own metrics.
 //!
 //! A push costs O(size of the push): the store checks it against indexes kept up to date
 //! incrementally, never by re-gathering the store as the Go gateway does. A scrape re-renders
@@ -29,6 +29,10 @@
 #![allow(
     clippy::module_name_repetitions,
     reason = "names like StoredFamily read better in other modules"
+)]
+#![allow(
+    clippy::missing_panics_doc,
+    reason = "the only panics are `expect`s on invariants (unpoisoned locks), each saying why"
 )]
 
 pub mod config;

@@ -79,21 +79,21 @@ pub fn status_for(f: &PushFailure) -> StatusCode {
 }
 
 /// Handles a push or delete. `rest` is the raw path after `<prefix>/metrics/`.
-pub async fn push(state: &Arc<AppState>, req: Request<Incoming>, rest: String) -> Resp {
+pub async fn push(state: &Arc<AppState>, req: Request<Incoming>, path_rest: String) -> Resp {
     let start = Instant::now();
     let method = method_name(req.method());
-    let (resp, size) = match handle(state, req, &rest).await {
+    let (resp, size) = match handle(state, req, &path_rest).await {
         Ok((code, size)) => (status(code), size),
         Err((failure, size)) => {
             state.metrics.record_rejection(failure.reason());
-            debug!(path = %rest, error = %failure, "push rejected");
+            debug!(path = %path_rest, error = %failure, "push rejected");
             let code = status_for(&failure);
-            let resp = if code == StatusCode::NOT_FOUND {
+            let answer = if code == StatusCode::NOT_FOUND {
                 not_found()
             } else {
                 text(code, &failure.to_string())
             };
-            (resp, size)
+            (answer, size)
         }
     };
     let handler = if method == "delete" { "delete" } else { "push" };
@@ -113,7 +113,8 @@ type Handled = Result<(StatusCode, usize), (PushFailure, usize)>;
 async fn handle(state: &Arc<AppState>, req: Request<Incoming>, rest: &str) -> Handled {
     let key = GroupingKey::from_path(rest).map_err(|e| (e.into(), 0))?;
     if req.method() == Method::DELETE {
-        state.store.delete(&key);
+        let existed = state.store.delete(&key);
+        debug!(group = %key, existed, "group deleted");
         return Ok((StatusCode::ACCEPTED, 0));
     }
     let replace = req.method() == Method::PUT;

@@ -5,7 +5,7 @@
 //! its whole store on every push: a family type that differs from the same family elsewhere
 //! (other groups or the gateway's own metrics), a series (name + full label set) that another
 //! group already exposes, and `_count`/`_sum`/`_bucket` names colliding with a summary or
-//! histogram (client_golang `checkSuffixCollisions`).
+//! histogram (`client_golang` `checkSuffixCollisions`).
 //! Does not own: syntax (the parsers) or applying a push (see `store`).
 //!
 //! The index is updated incrementally when a group is replaced or deleted, by diffing the old

@@ -161,7 +161,7 @@ pub const PUSH_TIME_HELP: &str =
 pub const PUSH_FAILURE_TIME_HELP: &str =
     "Last Unix time when changing this group in the Pushgateway failed.";
 
-/// The order in which the Go Pushgateway (client_golang `metricSorter`) lists the series of a
+/// The order in which the Go Pushgateway (`client_golang` `metricSorter`) lists the series of a
 /// family: fewer labels first, then label *values* compared position by position over the
 /// name-sorted label pairs (names are not compared).
 #[must_use]

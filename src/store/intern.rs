@@ -3,7 +3,7 @@
 //! Owns: the process-wide set of interned strings and its clean-up.
 //! Does not own: label sets or any decision about what to store.
 //!
-//! Flink repeats the same few hundred strings (host, tm_id, job and task ids, operator names)
+//! Flink repeats the same few hundred strings (host, `tm_id`, job and task ids, operator names)
 //! in every series of every push; interning stores each once and makes most label comparisons
 //! a pointer comparison. A push first de-duplicates its strings locally ([`LocalInterner`]), so
 //! the shared set is consulted once per distinct string per push, not once per sample.

@@ -168,6 +168,7 @@ impl Store {
     }
 
     /// Deletes exactly the group with this key. Returns whether it existed.
+    #[must_use = "a delete of a missing group is not an error, but callers should say so in logs"]
     pub fn delete(&self, key: &GroupingKey) -> bool {
         let mut state = self.lock();
         let Some(old) = state.groups.remove(key) else {
@@ -185,7 +186,7 @@ impl Store {
     pub fn wipe(&self) {
         let keys: Vec<GroupingKey> = self.lock().groups.keys().cloned().collect();
         for k in keys {
-            self.delete(&k);
+            let _existed = self.delete(&k);
         }
     }
 
@@ -288,6 +289,10 @@ impl Store {
     }
 }
 
+#[allow(
+    clippy::ptr_arg,
+    reason = "the Cow tells borrowed (interned via the per-push cache) from owned"
+)]
 fn intern_cow<'b>(li: &mut LocalInterner<'_, 'b>, s: &std::borrow::Cow<'b, str>) -> Str {
     match s {
         std::borrow::Cow::Borrowed(b) => li.get(b),
