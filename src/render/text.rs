@@ -459,7 +459,7 @@ mod tests {
         ] {
             let (bits, fmt) = (v.to_bits(), shortest_via_fmt(v));
             assert!(
-                shortest_exact(bits).map_or(true, |exact| exact == fmt),
+                shortest_exact(bits).is_none_or(|exact| exact == fmt),
                 "{v:e}"
             );
         }
