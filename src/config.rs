@@ -41,6 +41,16 @@ pub struct Args {
     /// Largest accepted push body in bytes; larger pushes get 413.
     #[arg(long = "push.max-body-bytes", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// File to persist metrics. If empty, metrics are only kept in memory.
+    #[arg(long = "persistence.file", default_value = "")]
+    pub persistence_file: String,
+    /// The minimum interval at which to write out the persistence file (e.g. 5m, 30s, 1h).
+    #[arg(long = "persistence.interval", default_value = "5m")]
+    pub persistence_interval: String,
+    /// If the persistence file is corrupt, move it aside (`<file>.corrupt-<time>`) and start
+    /// empty instead of refusing to start.
+    #[arg(long = "persistence.discard-corrupt")]
+    pub discard_corrupt: bool,
     /// Only log messages with the given severity or above: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info")]
     pub log_level: String,
@@ -62,6 +72,12 @@ pub struct Config {
     pub consistency_check: bool,
     /// Largest accepted push body.
     pub max_body_bytes: usize,
+    /// Where to persist the store, if anywhere.
+    pub persistence_file: Option<std::path::PathBuf>,
+    /// Minimum time between two writes of the persistence file.
+    pub persistence_interval: std::time::Duration,
+    /// Move a corrupt persistence file aside instead of failing start-up.
+    pub discard_corrupt: bool,
     /// Log level.
     pub log_level: String,
     /// Log format.
@@ -96,6 +112,11 @@ pub enum ConfigError {
     /// Occurs when `--log.level` is not one of debug, info, warn, error.
     #[error("invalid --log.level {0:?}: expected one of debug, info, warn, error")]
     LogLevel(String),
+    /// Occurs when `--persistence.interval` is not a positive duration like `5m` or `30s`.
+    #[error(
+        "invalid --persistence.interval {0:?}: expected a positive duration like 5m, 30s or 1h30m"
+    )]
+    Duration(String),
     /// Occurs when `--push.max-body-bytes` is 0.
     #[error("invalid --push.max-body-bytes 0: must be at least 1")]
     MaxBody,
@@ -122,7 +143,15 @@ impl Args {
         if self.max_body_bytes == 0 {
             return Err(ConfigError::MaxBody);
         }
+        let persistence_interval = parse_duration(&self.persistence_interval)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| ConfigError::Duration(self.persistence_interval.clone()))?;
         let flags = vec![
+            ("persistence.file".into(), self.persistence_file.clone()),
+            (
+                "persistence.interval".into(),
+                self.persistence_interval.clone(),
+            ),
             ("web.listen-address".into(), self.listen_address.clone()),
             ("web.telemetry-path".into(), self.telemetry_path.clone()),
             ("web.external-url".into(), self.external_url.clone()),
@@ -147,6 +176,10 @@ impl Args {
             telemetry_path: self.telemetry_path,
             consistency_check: !self.disable_consistency_check,
             max_body_bytes: self.max_body_bytes,
+            persistence_file: (!self.persistence_file.is_empty())
+                .then(|| self.persistence_file.into()),
+            persistence_interval,
+            discard_corrupt: self.discard_corrupt,
             log_level: self.log_level,
             log_format: self.log_format,
             flags,
@@ -196,6 +229,34 @@ fn external_url_path(url: &str) -> Result<String, ConfigError> {
         .map_or(String::new(), |i| rest[i..].to_string()))
 }
 
+/// Parses a Go-style duration: one or more `<number><unit>` with units `ms`, `s`, `m`, `h`, `d`.
+#[must_use]
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let mut total = 0f64;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let value: f64 = rest[..num_end].parse().ok()?;
+        let unit_end = rest[num_end..]
+            .find(|c: char| c.is_ascii_digit())
+            .map_or(rest.len(), |i| num_end + i);
+        let seconds = match &rest[num_end..unit_end] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return None,
+        };
+        total += value * seconds;
+        rest = &rest[unit_end..];
+    }
+    std::time::Duration::try_from_secs_f64(total).ok()
+}
+
 /// Go: `"/" + strings.Trim(prefix, "/")`, and `/` alone becomes empty.
 fn normalize_prefix(p: &str) -> String {
     let trimmed = p.trim_matches('/');
@@ -243,6 +304,22 @@ mod tests {
             args(&["--web.route-prefix=/"]).expect("valid").route_prefix,
             ""
         );
+    }
+
+    #[test]
+    fn go_durations_parse() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration(""), None);
+        assert!(matches!(
+            args(&["--persistence.interval=0s"]),
+            Err(ConfigError::Duration(_))
+        ));
     }
 
     #[test]

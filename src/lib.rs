@@ -39,6 +39,7 @@ pub mod config;
 pub mod grouping;
 pub mod model;
 pub mod parse;
+pub mod persist;
 pub mod render;
 pub mod server;
 pub mod store;

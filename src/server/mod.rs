@@ -70,6 +70,9 @@ impl AppState {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
+    /// Occurs when the persistence file cannot be restored.
+    #[error(transparent)]
+    Persistence(#[from] crate::persist::PersistError),
     /// Occurs when the listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -87,6 +90,7 @@ pub struct RunningServer {
     state: Arc<AppState>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    persister: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 impl RunningServer {
@@ -105,13 +109,18 @@ impl RunningServer {
     /// Stops accepting, waits up to [`DRAIN_DEADLINE`] for in-flight requests, and returns.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        self.wait().await;
     }
 
     /// Waits until the server stops (after [`RunningServer::shutdown`] from elsewhere, or
     /// never).
     pub async fn wait(self) {
         let _ = self.task.await;
+        // Persist after the drain, so pushes answered during it are in the file too.
+        if let Some((stop, task)) = self.persister {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
     }
 
     /// A handle that can trigger shutdown from another task.
@@ -136,15 +145,36 @@ async fn bind(listen: ListenAddr) -> Result<TcpListener, ServerError> {
 
 /// Binds and starts serving in the background.
 ///
+/// With `--persistence.file`, the store is restored first (so `/-/ready` never answers before
+/// the restore) and a background task persists it.
+///
 /// # Errors
-/// [`ServerError::Bind`] when the address cannot be bound.
+/// [`ServerError::Persistence`] when the file cannot be restored, [`ServerError::Bind`] when
+/// the address cannot be bound.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
-    let listener = bind(config.listen).await?;
+    let state = Arc::new(AppState::new(config));
+    let persister = match state.config.persistence_file.clone() {
+        Some(path) => {
+            let restored =
+                crate::persist::restore(&state.store, &path, state.config.discard_corrupt)?;
+            let (groups, series) = state.store.counts();
+            info!(file = %path.display(), ?restored, groups, series, "store restored");
+            let (stop, stop_rx) = watch::channel(false);
+            let task = tokio::spawn(crate::persist::run(
+                state.store.clone(),
+                path,
+                state.config.persistence_interval,
+                stop_rx,
+            ));
+            Some((stop, task))
+        }
+        None => None,
+    };
+    let listener = bind(state.config.listen).await?;
     let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-        addr: format!("{:?}", config.listen),
+        addr: format!("{:?}", state.config.listen),
         source,
     })?;
-    let state = Arc::new(AppState::new(config));
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, state.clone(), stop_rx));
     info!(address = %addr, route_prefix = %state.config.route_prefix, consistency_check = state.config.consistency_check, "listening");
@@ -153,6 +183,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         state,
         stop,
         task,
+        persister,
     })
 }
 

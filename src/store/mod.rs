@@ -219,6 +219,19 @@ impl Store {
         self.lock().groups.get(key).cloned()
     }
 
+    /// Sets a group's `push_failure_time_seconds` (used when restoring from disk).
+    pub fn set_failure_time(&self, key: &GroupingKey, failure: f64) {
+        let mut state = self.lock();
+        if let Some(g) = state.groups.get(key) {
+            let updated = Arc::new(g.with_times(PushTimes {
+                success: g.times.success,
+                failure,
+            }));
+            state.groups.insert(key.clone(), updated);
+            state.generation += 1;
+        }
+    }
+
     fn record_failure(&self, key: &GroupingKey, now: f64) {
         record_failure_locked(&mut self.lock(), key, now);
     }

@@ -5,6 +5,7 @@ mod support;
 mod consistency;
 mod flink_replay;
 mod parse_errors;
+mod persistence;
 mod push;
 mod routing;
 mod scrape;
