@@ -17,6 +17,10 @@ use crate::telemetry::LogFormat;
 /// Raw command-line flags. Names match the Go Pushgateway so existing deployments keep their
 /// arguments.
 #[derive(Debug, Clone, Parser)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent on/off flags, as on the Go gateway's command line"
+)]
 #[command(
     name = "pushgate",
     version,
@@ -41,6 +45,40 @@ pub struct Args {
     /// Largest accepted push body in bytes; larger pushes get 413.
     #[arg(long = "push.max-body-bytes", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest decompressed size in bytes of a gzip or snappy push body; larger pushes get 413.
+    #[arg(long = "push.max-decompressed-bytes", default_value_t = 64 * 1024 * 1024)]
+    pub max_decompressed_bytes: usize,
+    /// Enable API endpoints for admin control actions (`PUT /api/v1/admin/wipe`).
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
+    /// Enable shutdown via HTTP request (`PUT|POST /-/quit`).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+    /// Most series (metrics) one push may carry; more gets 413.
+    #[arg(long = "push.max-series-per-push", default_value_t = 200_000)]
+    pub max_series_per_push: usize,
+    /// Most labels on one series, grouping labels included; more gets 400.
+    #[arg(long = "push.max-labels-per-series", default_value_t = 64)]
+    pub max_labels_per_series: usize,
+    /// Longest metric or label name in bytes; longer gets 400.
+    #[arg(long = "push.max-name-length", default_value_t = 1024)]
+    pub max_name_length: usize,
+    /// Longest label value in bytes; longer gets 400.
+    #[arg(long = "push.max-label-value-length", default_value_t = 16 * 1024)]
+    pub max_label_value_length: usize,
+    /// Most groups in the store; a push creating one more gets 429.
+    #[arg(long = "push.max-groups", default_value_t = 100_000)]
+    pub max_groups: usize,
+    /// Time allowed to receive a push body; slower gets 408.
+    #[arg(long = "push.body-read-timeout", default_value = "60s")]
+    pub body_read_timeout: String,
+    /// Time allowed to send request headers, and to start the next request on a kept-alive
+    /// connection (idle timeout); the connection is closed after it.
+    #[arg(long = "web.header-read-timeout", default_value = "30s")]
+    pub header_read_timeout: String,
+    /// Most concurrent connections; further clients wait in the kernel's accept queue.
+    #[arg(long = "web.max-connections", default_value_t = 10_000)]
+    pub max_connections: usize,
     /// File to persist metrics. If empty, metrics are only kept in memory.
     #[arg(long = "persistence.file", default_value = "")]
     pub persistence_file: String,
@@ -61,6 +99,10 @@ pub struct Args {
 
 /// Validated configuration.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent on/off flags, as on the Go gateway's command line"
+)]
 pub struct Config {
     /// Where to listen. `None` port means "as given"; tests use port 0.
     pub listen: ListenAddr,
@@ -72,6 +114,20 @@ pub struct Config {
     pub consistency_check: bool,
     /// Largest accepted push body.
     pub max_body_bytes: usize,
+    /// Largest inflated size of a gzip or snappy push body.
+    pub max_decompressed_bytes: usize,
+    /// Whether `PUT /api/v1/admin/wipe` is served.
+    pub enable_admin_api: bool,
+    /// Whether `PUT|POST /-/quit` shuts the server down.
+    pub enable_lifecycle: bool,
+    /// Size limits on pushes.
+    pub limits: crate::store::Limits,
+    /// Time allowed to receive a push body.
+    pub body_read_timeout: std::time::Duration,
+    /// Time allowed to send request headers (and idle time between kept-alive requests).
+    pub header_read_timeout: std::time::Duration,
+    /// Most concurrent connections.
+    pub max_connections: usize,
     /// Where to persist the store, if anywhere.
     pub persistence_file: Option<std::path::PathBuf>,
     /// Minimum time between two writes of the persistence file.
@@ -112,14 +168,17 @@ pub enum ConfigError {
     /// Occurs when `--log.level` is not one of debug, info, warn, error.
     #[error("invalid --log.level {0:?}: expected one of debug, info, warn, error")]
     LogLevel(String),
+    /// Occurs when a timeout flag is not a positive duration like `30s`.
+    #[error("invalid --{0} {1:?}: expected a positive duration like 30s or 1m")]
+    FlagDuration(&'static str, String),
     /// Occurs when `--persistence.interval` is not a positive duration like `5m` or `30s`.
     #[error(
         "invalid --persistence.interval {0:?}: expected a positive duration like 5m, 30s or 1h30m"
     )]
     Duration(String),
-    /// Occurs when `--push.max-body-bytes` is 0.
-    #[error("invalid --push.max-body-bytes 0: must be at least 1")]
-    MaxBody,
+    /// Occurs when a size limit flag is 0.
+    #[error("invalid --{0} 0: must be at least 1")]
+    ZeroLimit(&'static str),
 }
 
 impl Args {
@@ -140,9 +199,26 @@ impl Args {
         if !matches!(self.log_level.as_str(), "debug" | "info" | "warn" | "error") {
             return Err(ConfigError::LogLevel(self.log_level));
         }
-        if self.max_body_bytes == 0 {
-            return Err(ConfigError::MaxBody);
+        let nonzero = [
+            ("push.max-body-bytes", self.max_body_bytes),
+            ("push.max-decompressed-bytes", self.max_decompressed_bytes),
+            ("push.max-series-per-push", self.max_series_per_push),
+            ("push.max-labels-per-series", self.max_labels_per_series),
+            ("push.max-name-length", self.max_name_length),
+            ("push.max-label-value-length", self.max_label_value_length),
+            ("push.max-groups", self.max_groups),
+            ("web.max-connections", self.max_connections),
+        ];
+        if let Some((flag, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::ZeroLimit(flag));
         }
+        let duration = |flag: &'static str, v: &str| {
+            parse_duration(v)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| ConfigError::FlagDuration(flag, v.to_owned()))
+        };
+        let body_read_timeout = duration("push.body-read-timeout", &self.body_read_timeout)?;
+        let header_read_timeout = duration("web.header-read-timeout", &self.header_read_timeout)?;
         let persistence_interval = parse_duration(&self.persistence_interval)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| ConfigError::Duration(self.persistence_interval.clone()))?;
@@ -164,6 +240,18 @@ impl Args {
                 "push.max-body-bytes".into(),
                 self.max_body_bytes.to_string(),
             ),
+            (
+                "push.max-decompressed-bytes".into(),
+                self.max_decompressed_bytes.to_string(),
+            ),
+            (
+                "web.enable-admin-api".into(),
+                self.enable_admin_api.to_string(),
+            ),
+            (
+                "web.enable-lifecycle".into(),
+                self.enable_lifecycle.to_string(),
+            ),
             ("log.level".into(), self.log_level.clone()),
             (
                 "log.format".into(),
@@ -176,6 +264,19 @@ impl Args {
             telemetry_path: self.telemetry_path,
             consistency_check: !self.disable_consistency_check,
             max_body_bytes: self.max_body_bytes,
+            max_decompressed_bytes: self.max_decompressed_bytes,
+            enable_admin_api: self.enable_admin_api,
+            enable_lifecycle: self.enable_lifecycle,
+            limits: crate::store::Limits {
+                max_series_per_push: self.max_series_per_push,
+                max_labels_per_series: self.max_labels_per_series,
+                max_name_length: self.max_name_length,
+                max_label_value_length: self.max_label_value_length,
+                max_groups: self.max_groups,
+            },
+            body_read_timeout,
+            header_read_timeout,
+            max_connections: self.max_connections,
             persistence_file: (!self.persistence_file.is_empty())
                 .then(|| self.persistence_file.into()),
             persistence_interval,

@@ -5,18 +5,20 @@
 //! One request flows through plain function calls on owned, typed data:
 //!
 //! ```text
-//! server::routes -> server::push -> grouping::GroupingKey::from_path -> parse::text
+//! server::routes -> server::push -> grouping::GroupingKey::from_path
+//!     -> server::encoding (gzip/snappy, bounded) -> parse::{text,protobuf}
 //!     -> store::Store::apply (incremental consistency index) -> new Arc<Group>
 //! server::scrape -> store::Store::snapshot -> render (cached bytes per group/family,
 //!     per-generation scrape cache) -> response body of zero-copy chunks
 //! ```
 //!
 //! - [`model`] holds the parsed form of a push, borrowing from the request body.
-//! - [`parse`] has the body decoders (text exposition format 0.0.4).
+//! - [`parse`] has the body decoders (text exposition format 0.0.4, delimited protobuf);
+//!   [`proto`] the generated `io.prometheus.client` types.
 //! - [`grouping`] makes grouping keys from push paths.
 //! - [`store`] keeps groups, the consistency index, interning.
-//! - [`render`] builds the merged exposition.
-//! - [`server`] serves HTTP.
+//! - [`render`] builds the merged exposition (text, OpenMetrics, protobuf; gzip).
+//! - [`server`] serves HTTP: pushes, negotiated scrapes, the JSON API, admin and lifecycle.
 //! - [`config`] and [`telemetry`] handle flags, logging and the gateway's own metrics.
 //!
 //! A push costs O(size of the push): the store checks it against indexes kept up to date
@@ -40,6 +42,7 @@ pub mod grouping;
 pub mod model;
 pub mod parse;
 pub mod persist;
+pub mod proto;
 pub mod render;
 pub mod server;
 pub mod store;

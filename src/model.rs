@@ -5,8 +5,9 @@
 //! Does not own: the stored form (see `store::group`, which interns these strings), parsing
 //! (see `parse`) or rendering (see `render`).
 //!
-//! Data enters from `parse::text` (and later `parse::protobuf`) as `Vec<Family<'body>>` and
-//! leaves into `store::Store::apply`, which validates, adds grouping labels and interns.
+//! Data enters from `parse::text` (borrowing) and `parse::protobuf` (owned) as
+//! `Vec<Family<'_>>` and leaves into `store::Store::apply`, which validates, adds grouping
+//! labels and interns.
 //!
 //! Invariants a parser guarantees for every `Family` it returns:
 //! - `name` is a valid metric name, every label name is a valid label name, not `__name__`;
@@ -102,7 +103,11 @@ pub struct Summary {
     pub quantiles: Vec<(f64, f64)>,
 }
 
-/// Classic histogram contents. `count` and `sum` are `None` when not pushed.
+/// Histogram contents. `count` and `sum` are `None` when not pushed.
+///
+/// A classic histogram has `buckets`; a native (sparse) one, pushed as protobuf, has `native`;
+/// a client may push both. The text formats show only the classic part plus `_sum` and
+/// `_count` (as Go's text encoder does); protobuf scrapes give back both.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Histogram {
     /// The `_count` sample, if pushed.
@@ -111,6 +116,54 @@ pub struct Histogram {
     pub sum: Option<f64>,
     /// `(upper bound, cumulative count)` pairs in push order.
     pub buckets: Vec<(f64, f64)>,
+    /// The native histogram parts, if pushed (protobuf only).
+    pub native: Option<Box<NativeHistogram>>,
+}
+
+/// The native histogram fields of `io.prometheus.client.Histogram`, kept as pushed (field by
+/// field, presence included) so a protobuf scrape returns them intact. pushgate does not
+/// interpret them: checking spans against deltas is the scraper's business, as it is for the
+/// Go gateway.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NativeHistogram {
+    /// `sample_count_float` was pushed (a float histogram): scrapes send the count as float.
+    pub float_count: bool,
+    /// The bucket schema (`-4..=8` today).
+    pub schema: Option<i32>,
+    /// Width of the zero bucket.
+    pub zero_threshold: Option<f64>,
+    /// Observations in the zero bucket (integer histograms).
+    pub zero_count: Option<u64>,
+    /// Observations in the zero bucket (float histograms).
+    pub zero_count_float: Option<f64>,
+    /// Negative buckets.
+    pub negative: NativeBuckets,
+    /// Positive buckets.
+    pub positive: NativeBuckets,
+    /// Exemplars of the native histogram.
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// One side (positive or negative) of a native histogram.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NativeBuckets {
+    /// `(offset, length)` spans.
+    pub spans: Vec<(i32, u32)>,
+    /// Bucket count deltas (integer histograms).
+    pub deltas: Vec<i64>,
+    /// Absolute bucket counts (float histograms).
+    pub counts: Vec<f64>,
+}
+
+/// An exemplar of a native histogram, as pushed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Exemplar {
+    /// Label pairs as pushed.
+    pub labels: Vec<(String, String)>,
+    /// The exemplar value.
+    pub value: Option<f64>,
+    /// `(seconds, nanos)` since the Unix epoch.
+    pub timestamp: Option<(i64, i32)>,
 }
 
 /// The value of one metric; its variant follows the family type (see the module invariants).

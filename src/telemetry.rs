@@ -41,6 +41,7 @@ pub const BUILTIN_FAMILIES: &[(&str, MetricType)] = &[
     ("pushgate_groups", MetricType::Gauge),
     ("pushgate_series", MetricType::Gauge),
     ("pushgate_pushes_rejected_total", MetricType::Counter),
+    ("pushgate_scrapes_total", MetricType::Counter),
     ("pushgate_store_generation", MetricType::Gauge),
 ];
 
@@ -62,9 +63,88 @@ pub fn init_tracing(level: &str, format: LogFormat) {
         .with_writer(std::io::stderr);
     // A second initialisation (tests start several servers) is harmless: keep the first.
     let _ = match format {
-        LogFormat::Logfmt => builder.with_ansi(false).try_init(),
+        LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// `ts=2026-11-21T10:00:00.123Z level=info msg="listening" address=[::]:9091`, the Go
+/// gateway's log layout.
+struct Logfmt;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Logfmt
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = event.metadata().level().as_str().to_ascii_lowercase();
+        write!(writer, "ts={} level={level}", rfc3339_now())?;
+        let mut visitor = LogfmtVisitor { out: String::new() };
+        event.record(&mut visitor);
+        writeln!(writer, "{}", visitor.out)
+    }
+}
+
+struct LogfmtVisitor {
+    out: String,
+}
+
+impl tracing::field::Visit for LogfmtVisitor {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.push(field.name(), value);
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.push(field.name(), &format!("{value:?}"));
+    }
+}
+
+impl LogfmtVisitor {
+    fn push(&mut self, key: &str, value: &str) {
+        let key = if key == "message" { "msg" } else { key };
+        let needs_quotes = value.is_empty()
+            || value.contains(|c: char| c == ' ' || c == '"' || c == '=' || c.is_control());
+        self.out.push(' ');
+        self.out.push_str(key);
+        self.out.push('=');
+        if needs_quotes {
+            let _ = std::fmt::Write::write_fmt(&mut self.out, format_args!("{value:?}"));
+        } else {
+            self.out.push_str(value);
+        }
+    }
+}
+
+/// The current UTC time as RFC 3339 with milliseconds (no date crate needed).
+fn rfc3339_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
 }
 
 #[derive(Debug, Default)]
@@ -118,6 +198,7 @@ struct Inner {
     durations: BTreeMap<&'static str, Window>,
     sizes: BTreeMap<&'static str, Window>,
     rejected: BTreeMap<&'static str, u64>,
+    scrapes: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 /// Counters and summaries about the gateway itself.
@@ -163,6 +244,11 @@ impl SelfMetrics {
     /// Counts a rejected push by reason (`parse`, `inconsistent`, `too_large`, ...).
     pub fn record_rejection(&self, reason: &'static str) {
         *self.lock().rejected.entry(reason).or_default() += 1;
+    }
+
+    /// Counts one scrape by the negotiated format and content encoding.
+    pub fn record_scrape(&self, format: &'static str, encoding: &'static str) {
+        *self.lock().scrapes.entry((format, encoding)).or_default() += 1;
     }
 
     /// Builds the gateway's own families for one scrape.
@@ -232,6 +318,20 @@ impl SelfMetrics {
             "Pushes refused, by reason.",
             MetricType::Counter,
             rejected,
+        ));
+        #[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
+        let scrapes = inner
+            .scrapes
+            .iter()
+            .map(|((format, encoding), n)| {
+                series(&[("encoding", encoding), ("format", format)], *n as f64)
+            })
+            .collect();
+        out.push(family(
+            "pushgate_scrapes_total",
+            "Scrapes served, by negotiated format and content encoding.",
+            MetricType::Counter,
+            scrapes,
         ));
         #[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
         {

@@ -13,14 +13,21 @@
 //!           families: n varint, family*
 //! family  = str name | help: u8 0/1 [str] | kind u8 | pushed_at f64 | n varint, series*
 //! series  = n varint, (str, str)* | tag u8 | value
-//! value   = tag 0: f64 | tag 1 (summary), 2 (histogram): presence u8 (bit0 count, bit1 sum),
-//!           [count f64] [sum f64], n varint, (f64, f64)*
+//! value   = tag 0: f64 | tag 1 (summary), 2 (histogram): presence u8 (bit0 count, bit1 sum,
+//!           bit2 native), [count f64] [sum f64], n varint, (f64, f64)* [native]
+//! native  = flags u8 (bit0 float count, bit1 schema, bit2 zero threshold, bit3 zero count,
+//!           bit4 zero count float) [schema i32] [f64] [u64] [f64] | buckets(neg) | buckets(pos)
+//!           | n varint, exemplar*
+//! buckets = n varint, (offset i32, length u32)* | n varint, delta i64* | n varint, count f64*
+//! exemplar= pairs | flags u8 (bit0 value, bit1 timestamp) [f64] [seconds i64, nanos i32]
 //! str     = len varint | UTF-8 bytes
 //! ```
 //! The explicit end record makes a truncated file detectable even when it is cut exactly at
 //! a record boundary.
 
-use crate::model::{Histogram, MetricType, Summary, Value};
+use crate::model::{
+    Exemplar, Histogram, MetricType, NativeBuckets, NativeHistogram, Summary, Value,
+};
 use crate::store::group::Group;
 
 /// File magic.
@@ -140,17 +147,21 @@ fn encode_group(out: &mut Vec<u8>, g: &Group) {
 }
 
 fn encode_value(out: &mut Vec<u8>, v: &Value) {
-    let (tag, count, sum, pairs) = match v {
+    let (tag, count, sum, pairs, native) = match v {
         Value::Scalar(x) => {
             out.push(0);
             out.extend_from_slice(&x.to_le_bytes());
             return;
         }
-        Value::Summary(s) => (1, s.count, s.sum, &s.quantiles),
-        Value::Histogram(h) => (2, h.count, h.sum, &h.buckets),
+        Value::Summary(s) => (1, s.count, s.sum, &s.quantiles, None),
+        Value::Histogram(h) => (2, h.count, h.sum, &h.buckets, h.native.as_deref()),
     };
     out.push(tag);
-    out.push(u8::from(count.is_some()) | (u8::from(sum.is_some()) << 1));
+    out.push(
+        u8::from(count.is_some())
+            | (u8::from(sum.is_some()) << 1)
+            | (u8::from(native.is_some()) << 2),
+    );
     for x in [count, sum].into_iter().flatten() {
         out.extend_from_slice(&x.to_le_bytes());
     }
@@ -158,6 +169,62 @@ fn encode_value(out: &mut Vec<u8>, v: &Value) {
     for (a, b) in pairs {
         out.extend_from_slice(&a.to_le_bytes());
         out.extend_from_slice(&b.to_le_bytes());
+    }
+    if let Some(n) = native {
+        encode_native(out, n);
+    }
+}
+
+fn encode_native(out: &mut Vec<u8>, n: &NativeHistogram) {
+    out.push(
+        u8::from(n.float_count)
+            | (u8::from(n.schema.is_some()) << 1)
+            | (u8::from(n.zero_threshold.is_some()) << 2)
+            | (u8::from(n.zero_count.is_some()) << 3)
+            | (u8::from(n.zero_count_float.is_some()) << 4),
+    );
+    if let Some(x) = n.schema {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    if let Some(x) = n.zero_threshold {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    if let Some(x) = n.zero_count {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    if let Some(x) = n.zero_count_float {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    for b in [&n.negative, &n.positive] {
+        put_varint(out, b.spans.len() as u64);
+        for (o, l) in &b.spans {
+            out.extend_from_slice(&o.to_le_bytes());
+            out.extend_from_slice(&l.to_le_bytes());
+        }
+        put_varint(out, b.deltas.len() as u64);
+        for d in &b.deltas {
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+        put_varint(out, b.counts.len() as u64);
+        for c in &b.counts {
+            out.extend_from_slice(&c.to_le_bytes());
+        }
+    }
+    put_varint(out, n.exemplars.len() as u64);
+    for e in &n.exemplars {
+        put_varint(out, e.labels.len() as u64);
+        for (a, b) in &e.labels {
+            put_str(out, a);
+            put_str(out, b);
+        }
+        out.push(u8::from(e.value.is_some()) | (u8::from(e.timestamp.is_some()) << 1));
+        if let Some(v) = e.value {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        if let Some((secs, nanos)) = e.timestamp {
+            out.extend_from_slice(&secs.to_le_bytes());
+            out.extend_from_slice(&nanos.to_le_bytes());
+        }
     }
 }
 
@@ -280,13 +347,86 @@ impl Reader<'_> {
         Ok(n)
     }
 
-    fn f64(&mut self) -> R<f64> {
+    fn fixed<const N: usize>(&mut self) -> R<[u8; N]> {
         let b = self
             .data
-            .get(self.pos..self.pos + 8)
+            .get(self.pos..self.pos + N)
             .ok_or("unexpected end of record")?;
-        self.pos += 8;
-        Ok(f64::from_le_bytes(b.try_into().expect("8 bytes")))
+        self.pos += N;
+        Ok(b.try_into().expect("slice of length N"))
+    }
+
+    fn f64(&mut self) -> R<f64> {
+        Ok(f64::from_le_bytes(self.fixed()?))
+    }
+
+    fn native(&mut self) -> R<NativeHistogram> {
+        let flags = self.byte()?;
+        let mut n = NativeHistogram {
+            float_count: flags & 1 == 1,
+            ..NativeHistogram::default()
+        };
+        if flags & 2 != 0 {
+            n.schema = Some(i32::from_le_bytes(self.fixed()?));
+        }
+        if flags & 4 != 0 {
+            n.zero_threshold = Some(self.f64()?);
+        }
+        if flags & 8 != 0 {
+            n.zero_count = Some(u64::from_le_bytes(self.fixed()?));
+        }
+        if flags & 16 != 0 {
+            n.zero_count_float = Some(self.f64()?);
+        }
+        n.negative = self.native_buckets()?;
+        n.positive = self.native_buckets()?;
+        let count = self.len()?;
+        for _ in 0..count {
+            let labels = self.pairs()?;
+            let flags = self.byte()?;
+            let value = if flags & 1 == 1 {
+                Some(self.f64()?)
+            } else {
+                None
+            };
+            let timestamp = if flags & 2 == 2 {
+                Some((
+                    i64::from_le_bytes(self.fixed()?),
+                    i32::from_le_bytes(self.fixed()?),
+                ))
+            } else {
+                None
+            };
+            n.exemplars.push(Exemplar {
+                labels,
+                value,
+                timestamp,
+            });
+        }
+        Ok(n)
+    }
+
+    fn native_buckets(&mut self) -> R<NativeBuckets> {
+        let n = self.len()?;
+        let spans = (0..n)
+            .map(|_| {
+                Ok((
+                    i32::from_le_bytes(self.fixed()?),
+                    u32::from_le_bytes(self.fixed()?),
+                ))
+            })
+            .collect::<R<_>>()?;
+        let n = self.len()?;
+        let deltas = (0..n)
+            .map(|_| Ok(i64::from_le_bytes(self.fixed()?)))
+            .collect::<R<_>>()?;
+        let n = self.len()?;
+        let counts = (0..n).map(|_| self.f64()).collect::<R<_>>()?;
+        Ok(NativeBuckets {
+            spans,
+            deltas,
+            counts,
+        })
     }
 
     fn string(&mut self) -> R<String> {
@@ -370,6 +510,11 @@ impl Reader<'_> {
                 quantiles: pairs,
             }))),
             2 => Ok(Value::Histogram(Box::new(Histogram {
+                native: if presence & 4 == 4 {
+                    Some(Box::new(self.native()?))
+                } else {
+                    None
+                },
                 count,
                 sum,
                 buckets: pairs,
@@ -386,6 +531,7 @@ pub fn crc32(data: &[u8]) -> u32 {
         let mut t = [0u32; 256];
         let mut i = 0;
         while i < 256 {
+            #[allow(clippy::cast_possible_truncation, reason = "i < 256")]
             let mut c = i as u32;
             let mut k = 0;
             while k < 8 {
@@ -421,6 +567,91 @@ mod tests {
     fn empty_snapshot_round_trips() {
         let bytes = encode_snapshot([]);
         assert_eq!(decode(&bytes), Ok(vec![]));
+    }
+
+    #[test]
+    fn every_value_kind_round_trips_including_native_histograms() {
+        use crate::grouping::GroupingKey;
+        use crate::store::group::{PushTimes, Series, StoredFamily, Str};
+        use std::collections::BTreeMap;
+        use std::sync::Arc;
+
+        let native = NativeHistogram {
+            float_count: false,
+            schema: Some(3),
+            zero_threshold: Some(1e-128),
+            zero_count: Some(2),
+            zero_count_float: None,
+            negative: NativeBuckets {
+                spans: vec![(-2, 1)],
+                deltas: vec![1],
+                counts: vec![],
+            },
+            positive: NativeBuckets {
+                spans: vec![(0, 2), (3, 1)],
+                deltas: vec![1, -1, 4],
+                counts: vec![],
+            },
+            exemplars: vec![Exemplar {
+                labels: vec![("trace_id".into(), "abc".into())],
+                value: Some(0.5),
+                timestamp: Some((1, 2)),
+            }],
+        };
+        let values = [
+            Value::Scalar(-9.223_372_036_854_776e18),
+            Value::Summary(Box::new(Summary {
+                count: Some(3.0),
+                sum: None,
+                quantiles: vec![(0.5, 1.0)],
+            })),
+            Value::Histogram(Box::new(Histogram {
+                count: Some(8.0),
+                sum: Some(1.5),
+                buckets: vec![(1.0, 2.0)],
+                native: Some(Box::new(native)),
+            })),
+        ];
+        let key = GroupingKey::from_path("job/j/a/b").expect("valid");
+        let labels: Vec<(Str, Str)> = vec![("a".into(), "b".into()), ("job".into(), "j".into())];
+        let mut families = BTreeMap::new();
+        for (i, v) in values.iter().enumerate() {
+            let kind = [
+                MetricType::Gauge,
+                MetricType::Summary,
+                MetricType::Histogram,
+            ][i];
+            let series = vec![Series {
+                labels: labels.clone().into(),
+                value: v.clone(),
+            }];
+            let name: Str = format!("m{i}").into();
+            families.insert(
+                name.clone(),
+                Arc::new(StoredFamily::new(
+                    name,
+                    Some("h\n".into()),
+                    kind,
+                    series,
+                    12.5,
+                )),
+            );
+        }
+        let group = Group::new(
+            key,
+            labels.into(),
+            families,
+            PushTimes {
+                success: 10.0,
+                failure: 5.0,
+            },
+        );
+        let decoded = decode(&encode_snapshot([&group])).expect("round trip");
+        assert_eq!(decoded.len(), 1);
+        let g = &decoded[0];
+        assert_eq!((g.success, g.failure), (10.0, 5.0));
+        let got: Vec<&Value> = g.families.iter().map(|f| &f.series[0].1).collect();
+        assert_eq!(got, values.iter().collect::<Vec<_>>());
     }
 
     #[test]

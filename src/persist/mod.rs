@@ -26,7 +26,7 @@ use tracing::{error, info, warn};
 use crate::grouping::GroupingKey;
 use crate::model::{Family, Label, Metric};
 use crate::store::{Store, WriteRequest};
-use file::{decode, encode_snapshot, DecodeError, StoredGroup};
+use file::{decode, encode_snapshot, DecodeError, StoredFamilyData, StoredGroup};
 
 /// Why persistence failed.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +111,7 @@ pub fn restore(
     };
     let n = groups.len();
     for g in groups {
-        restore_group(store, g).map_err(|(group, reason)| PersistError::Restore {
+        restore_group(store, &g).map_err(|(group, reason)| PersistError::Restore {
             path: path.into(),
             group,
             reason,
@@ -124,51 +124,70 @@ fn aside_path(path: &Path) -> PathBuf {
     let stamp = crate::store::now_seconds().floor();
     let mut name = path
         .file_name()
-        .map(|n| n.to_os_string())
+        .map(std::ffi::OsStr::to_os_string)
         .unwrap_or_default();
     name.push(format!(".corrupt-{stamp}"));
     path.with_file_name(name)
 }
 
-fn restore_group(store: &Store, g: StoredGroup) -> Result<(), (String, String)> {
+/// Re-applies one stored group through the normal push path.
+///
+/// Each family keeps its own push time (`/api/v1/metrics` shows it as `time_stamp`, as the Go
+/// gateway does): families are applied in batches of equal push time, oldest first (a PUT,
+/// then POSTs), and a last empty POST sets the group's success time, which may be later than
+/// every family's (a POST of an empty body updates only that).
+fn restore_group(store: &Store, g: &StoredGroup) -> Result<(), (String, String)> {
     let key = GroupingKey::from_pairs(g.key.clone())
         .map_err(|e| (format!("{:?}", g.key), e.to_string()))?;
-    let families = g
-        .families
-        .iter()
-        .map(|f| Family {
-            name: Cow::Borrowed(&f.name),
-            help: f.help.as_deref().map(Cow::Borrowed),
-            kind: f.kind,
-            metrics: f
-                .series
-                .iter()
-                .map(|(labels, value)| Metric {
-                    labels: labels
-                        .iter()
-                        .map(|(n, v)| Label {
-                            name: Cow::Borrowed(n),
-                            value: Cow::Borrowed(v),
-                        })
-                        .collect(),
-                    value: value.clone(),
-                    timestamp_ms: None,
-                })
-                .collect(),
-        })
-        .collect();
-    store
-        .apply_at(
-            WriteRequest {
-                key: key.clone(),
-                families,
-                replace: true,
-            },
-            g.success,
-        )
-        .map_err(|e| (key.to_string(), e.to_string()))?;
+    let mut by_time: Vec<&StoredFamilyData> = g.families.iter().collect();
+    by_time.sort_by(|a, b| a.pushed_at.total_cmp(&b.pushed_at));
+    let batches = by_time.chunk_by(|a, b| a.pushed_at.total_cmp(&b.pushed_at).is_eq());
+    let apply = |families: Vec<Family<'_>>, replace: bool, at: f64| {
+        let req = WriteRequest {
+            key: key.clone(),
+            families,
+            replace,
+        };
+        store
+            .apply_at(req, at)
+            .map_err(|e| (key.to_string(), e.to_string()))
+    };
+    let mut replace = true;
+    for batch in batches {
+        apply(
+            batch.iter().map(|f| family(f)).collect(),
+            replace,
+            batch[0].pushed_at,
+        )?;
+        replace = false;
+    }
+    apply(Vec::new(), replace, g.success)?;
     store.set_failure_time(&key, g.failure);
     Ok(())
+}
+
+/// A stored family as a push of it.
+fn family(f: &StoredFamilyData) -> Family<'_> {
+    Family {
+        name: Cow::Borrowed(&f.name),
+        help: f.help.as_deref().map(Cow::Borrowed),
+        kind: f.kind,
+        metrics: f
+            .series
+            .iter()
+            .map(|(labels, value)| Metric {
+                labels: labels
+                    .iter()
+                    .map(|(n, v)| Label {
+                        name: Cow::Borrowed(n),
+                        value: Cow::Borrowed(v),
+                    })
+                    .collect(),
+                value: value.clone(),
+                timestamp_ms: None,
+            })
+            .collect(),
+    }
 }
 
 /// Writes the current store to `path` crash-safely. Returns the generation written.
@@ -188,7 +207,7 @@ pub fn write(store: &Store, path: &Path) -> Result<u64, PersistError> {
         .unwrap_or(Path::new("."));
     let mut tmp_name = path
         .file_name()
-        .map(|n| n.to_os_string())
+        .map(std::ffi::OsStr::to_os_string)
         .unwrap_or_default();
     tmp_name.push(format!(".tmp-{}", std::process::id()));
     let tmp = dir.join(tmp_name);

@@ -1,24 +1,33 @@
-//! Scrape rendering: a store snapshot in, the text exposition of every group merged out.
+//! Scrape rendering: a store snapshot in, the exposition of every group merged out, in the
+//! text format 0.0.4, OpenMetrics 1.0.0 or delimited protobuf, optionally gzipped.
 //!
-//! Owns: merging the families of all groups (one `# HELP`/`# TYPE` per family, families sorted
-//! by name, series in the Go Pushgateway's order), splicing in the gateway's own metrics, and
-//! the per-generation [`ScrapeCache`].
-//! Does not own: sample line layout (see [`series`]) or number/escape formatting (see [`text`]).
+//! Owns: merging the families of all groups (one header per family, families sorted by name,
+//! series in the Go Pushgateway's order), splicing in the gateway's own metrics, and the
+//! per-generation [`ScrapeCache`].
+//! Does not own: sample line layout (see [`series`]), number/escape formatting (see [`text`]),
+//! the protobuf wire layout (see [`protobuf`]), what OpenMetrics changes (see [`openmetrics`])
+//! or the gzip framing (see [`gzip`]).
 //!
-//! Nothing is re-formatted when it did not change: each stored family renders its lines once
-//! (cached on the family, which a push replaces), and a scrape splices zero-copy `Bytes` runs
-//! of those lines. When families of several groups interleave in Go order we merge them with
-//! a heap, emitting maximal runs from one group at a time; for Flink (the job label differs
-//! per group) a family usually comes out as one run per group. The assembled list of chunks is
-//! cached per store generation, so repeated scrapes of an unchanged store cost only the
-//! gateway's own metrics.
+//! Nothing is re-formatted when it did not change: each stored family renders its series once
+//! per format (cached on the family, which a push replaces), and a scrape splices zero-copy
+//! `Bytes` runs of them. When families of several groups interleave in Go order we merge them
+//! with a heap, emitting maximal runs from one group at a time; for Flink (the job label differs
+//! per group) a family usually comes out as one run per group. Per store generation and format,
+//! the assembled families are cached, and so are their gzip segments, so repeated scrapes of an
+//! unchanged store cost only the gateway's own metrics (which change on every scrape, so they
+//! are rendered, and compressed, fresh each time: [`assemble_pieces`] says which runs of the
+//! cached families go out unchanged between them).
 
+pub mod gzip;
+pub mod openmetrics;
+pub mod protobuf;
 pub mod series;
 pub mod text;
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::ops::Range;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
@@ -29,12 +38,57 @@ use crate::store::group::{
 };
 use crate::store::Snapshot;
 
-/// One family of the merged exposition: its header and its sample lines as zero-copy parts.
+/// An exposition format a scrape can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// The text format 0.0.4 (the default).
+    Text,
+    /// OpenMetrics text 1.0.0.
+    OpenMetrics,
+    /// Length-delimited `io.prometheus.client.MetricFamily` messages.
+    Protobuf,
+}
+
+impl Format {
+    /// Every format, in cache-slot order.
+    pub const ALL: [Format; 3] = [Format::Text, Format::OpenMetrics, Format::Protobuf];
+
+    /// The response `Content-Type` (the Go gateway's spelling for text and protobuf).
+    #[must_use]
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Protobuf => "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+        }
+    }
+
+    /// A short name for logs and metrics.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::OpenMetrics => "openmetrics",
+            Format::Protobuf => "protobuf",
+        }
+    }
+
+    fn slot(self) -> usize {
+        match self {
+            Format::Text => 0,
+            Format::OpenMetrics => 1,
+            Format::Protobuf => 2,
+        }
+    }
+}
+
+/// One family of the merged exposition: its header and its series as zero-copy parts.
 #[derive(Debug, Clone)]
 pub struct FamilyChunk {
     /// The family name.
     pub name: Str,
-    /// `# HELP`/`# TYPE` lines first, then runs of sample lines.
+    /// The header (`# HELP`/`# TYPE` lines, or a protobuf length prefix and header fields)
+    /// first, then runs of series.
     pub parts: Vec<Bytes>,
 }
 
@@ -61,10 +115,20 @@ impl Source<'_> {
         }
     }
 
-    fn run(&self, start: usize, end: usize) -> Bytes {
-        match self {
-            Source::Family(f) => f.rendered().run(start, end),
-            Source::Time(g, which) => g.time_lines[*which].clone(),
+    fn run(&self, start: usize, end: usize, format: Format) -> Bytes {
+        match (self, format) {
+            (Source::Family(f), Format::Text) => f.rendered().run(start, end),
+            (Source::Family(f), Format::OpenMetrics) => f.rendered_openmetrics().run(start, end),
+            (Source::Family(f), Format::Protobuf) => f.rendered_protobuf().run(start, end),
+            (Source::Time(g, which), Format::Protobuf) => {
+                let value = if *which == 0 {
+                    g.times.success
+                } else {
+                    g.times.failure
+                };
+                protobuf::time_metric(&g.labels, value)
+            }
+            (Source::Time(g, which), _) => g.time_lines[*which].clone(),
         }
     }
 
@@ -85,13 +149,20 @@ impl Source<'_> {
 }
 
 /// Renders every pushed family of a snapshot, plus `push_time_seconds` and
-/// `push_failure_time_seconds`, sorted by family name.
+/// `push_failure_time_seconds`, sorted by family name, in the text format.
 #[must_use]
 pub fn render_store(snapshot: &Snapshot) -> Vec<FamilyChunk> {
+    render_store_as(snapshot, Format::Text)
+}
+
+/// [`render_store`] in any format.
+#[must_use]
+pub fn render_store_as(snapshot: &Snapshot, format: Format) -> Vec<FamilyChunk> {
     let by_name = collect_sources(&snapshot.groups, &[]);
+    let taken = |n: &str| by_name.contains_key(n);
     by_name
-        .into_iter()
-        .map(|(name, sources)| merge_family(name, &sources, None))
+        .iter()
+        .map(|(name, sources)| merge_family(name, sources, None, format, &taken))
         .collect()
 }
 
@@ -120,8 +191,15 @@ fn collect_sources<'a>(
 }
 
 /// Merges the series of one family from all its sources. `fixed_help` overrides the pushed
-/// help (the gateway's own families keep their standard help, as in the Go gateway).
-fn merge_family(name: &str, sources: &[Source<'_>], fixed_help: Option<&str>) -> FamilyChunk {
+/// help (the gateway's own families keep their standard help, as in the Go gateway). `taken`
+/// tells which names other families of the exposition have (for OpenMetrics counter names).
+fn merge_family(
+    name: &str,
+    sources: &[Source<'_>],
+    fixed_help: Option<&str>,
+    format: Format,
+    taken: &impl Fn(&str) -> bool,
+) -> FamilyChunk {
     let kind = sources.first().map_or(MetricType::Untyped, Source::kind);
     // With the consistency check disabled, groups may disagree on the type; the first group
     // (in grouping-key order) wins and the others' series are left out of the scrape.
@@ -132,14 +210,22 @@ fn merge_family(name: &str, sources: &[Source<'_>], fixed_help: Option<&str>) ->
             .find_map(|s| s.help().filter(|h| !h.is_empty()))
     });
     let mut parts = Vec::with_capacity(sources.len() + 1);
-    parts.push(header(name, help, kind));
+    parts.push(Bytes::new());
     if let [only] = sources.as_slice() {
         if only.len() > 0 {
-            parts.push(only.run(0, only.len()));
+            parts.push(only.run(0, only.len(), format));
         }
     } else {
-        merge_runs(&sources, &mut parts);
+        merge_runs(&sources, &mut parts, format);
     }
+    parts[0] = match format {
+        Format::Text => header(name, help, kind),
+        Format::OpenMetrics => openmetrics::header(name, help, kind, taken),
+        Format::Protobuf => {
+            let len = parts.iter().map(Bytes::len).sum();
+            protobuf::family_prefix(name, help, kind, len)
+        }
+    };
     FamilyChunk {
         name: Str::from(name),
         parts,
@@ -191,7 +277,7 @@ impl PartialEq for Head<'_> {
 
 impl Eq for Head<'_> {}
 
-fn merge_runs(sources: &[&Source<'_>], parts: &mut Vec<Bytes>) {
+fn merge_runs(sources: &[&Source<'_>], parts: &mut Vec<Bytes>, format: Format) {
     let mut heap: BinaryHeap<Head<'_>> = sources
         .iter()
         .enumerate()
@@ -216,7 +302,7 @@ fn merge_runs(sources: &[&Source<'_>], parts: &mut Vec<Bytes>) {
         } else {
             end = src.len();
         }
-        parts.push(src.run(head.pos, end));
+        parts.push(src.run(head.pos, end, format));
         if end < src.len() {
             heap.push(Head {
                 labels: src.labels(end),
@@ -227,21 +313,72 @@ fn merge_runs(sources: &[&Source<'_>], parts: &mut Vec<Bytes>) {
     }
 }
 
-/// Assembles the full exposition: cached pushed families merged by name with the gateway's
-/// own families (`own`, whose help always wins). A name present in both is re-merged from
-/// the snapshot so series keep the Go order.
+/// A part of a scrape body: a run of the cached families sent unchanged, or freshly rendered
+/// bytes (the gateway's own families, a family present both among those and in the store, the
+/// OpenMetrics `# EOF`).
+#[derive(Debug, Clone)]
+pub enum Piece {
+    /// `cached[range]`, all their parts in order.
+    Cached(Range<usize>),
+    /// Rendered for this scrape.
+    Fresh(Vec<Bytes>),
+}
+
+/// Assembles the full text exposition: cached pushed families merged by name with the
+/// gateway's own families (`own`, whose help always wins).
 #[must_use]
 pub fn assemble(cached: &[FamilyChunk], snapshot: &Snapshot, own: &[StoredFamily]) -> Vec<Bytes> {
+    flatten(
+        cached,
+        &assemble_pieces(cached, snapshot, own, Format::Text),
+    )
+}
+
+/// The body's chunks for `pieces` over `cached`.
+#[must_use]
+pub fn flatten(cached: &[FamilyChunk], pieces: &[Piece]) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(cached.iter().map(|c| c.parts.len()).sum::<usize>() + 16);
+    for piece in pieces {
+        match piece {
+            Piece::Cached(range) => {
+                out.extend(
+                    cached[range.clone()]
+                        .iter()
+                        .flat_map(|c| c.parts.iter().cloned()),
+                );
+            }
+            Piece::Fresh(parts) => out.extend(parts.iter().cloned()),
+        }
+    }
+    out
+}
+
+/// Says how a scrape body is made of cached families (rendered in `format`) and the gateway's
+/// own families, merged by name. A name present in both is re-merged from the snapshot so
+/// series keep the Go order.
+#[must_use]
+pub fn assemble_pieces(
+    cached: &[FamilyChunk],
+    snapshot: &Snapshot,
+    own: &[StoredFamily],
+    format: Format,
+) -> Vec<Piece> {
     let mut own_sorted: Vec<&StoredFamily> = own.iter().collect();
     own_sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut out =
-        Vec::with_capacity(cached.iter().map(|c| c.parts.len()).sum::<usize>() + own.len() * 2);
+    let taken = |n: &str| {
+        cached.binary_search_by(|c| (*c.name).cmp(n)).is_ok() || own.iter().any(|o| &*o.name == n)
+    };
+    let render_own =
+        |o: &StoredFamily| merge_family(&o.name, &[Source::Family(o)], None, format, &taken).parts;
+    let mut pieces = Vec::new();
+    let mut run_start = 0;
     let mut own_iter = own_sorted.into_iter().peekable();
-    for chunk in cached {
+    for (i, chunk) in cached.iter().enumerate() {
+        let mut fresh = Vec::new();
         while let Some(o) = own_iter.next_if(|o| o.name < chunk.name) {
-            out.extend(merge_family(&o.name, &[Source::Family(o)], None).parts);
+            fresh.extend(render_own(o));
         }
-        if let Some(o) = own_iter.next_if(|o| o.name == chunk.name) {
+        let merged = own_iter.next_if(|o| o.name == chunk.name).map(|o| {
             let mut sources: Vec<Source<'_>> = snapshot
                 .groups
                 .iter()
@@ -249,39 +386,134 @@ pub fn assemble(cached: &[FamilyChunk], snapshot: &Snapshot, own: &[StoredFamily
                 .map(|f| Source::Family(f))
                 .collect();
             sources.insert(0, Source::Family(o));
-            out.extend(merge_family(&o.name, &sources, o.help.as_deref()).parts);
-        } else {
-            out.extend(chunk.parts.iter().cloned());
+            merge_family(&o.name, &sources, o.help.as_deref(), format, &taken).parts
+        });
+        if fresh.is_empty() && merged.is_none() {
+            continue;
+        }
+        if run_start < i {
+            pieces.push(Piece::Cached(run_start..i));
+        }
+        run_start = i;
+        if !fresh.is_empty() {
+            pieces.push(Piece::Fresh(fresh));
+        }
+        if let Some(parts) = merged {
+            pieces.push(Piece::Fresh(parts));
+            run_start = i + 1;
         }
     }
-    for o in own_iter {
-        out.extend(merge_family(&o.name, &[Source::Family(o)], None).parts);
+    if run_start < cached.len() {
+        pieces.push(Piece::Cached(run_start..cached.len()));
     }
-    out
+    let mut tail: Vec<Bytes> = own_iter.flat_map(render_own).collect();
+    if format == Format::OpenMetrics {
+        tail.push(Bytes::from_static(openmetrics::EOF));
+    }
+    if !tail.is_empty() {
+        pieces.push(Piece::Fresh(tail));
+    }
+    pieces
 }
 
-/// Caches [`render_store`] per store generation. Rendering holds the cache lock, so
-/// concurrent scrapers of a new generation wait for one rendering instead of each doing it.
+/// A gzip segment, compressed by the first scraper that needs it.
+type SegmentSlot = Arc<OnceLock<gzip::Segment>>;
+
+/// What one store generation's scrapes share: the rendered families per format, and the gzip
+/// segments of their cached runs.
+#[derive(Debug)]
+pub struct Rendered {
+    generation: u64,
+    chunks: [OnceLock<Arc<Vec<FamilyChunk>>>; 3],
+    gzip: Mutex<HashMap<(Format, Range<usize>), SegmentSlot>>,
+}
+
+impl Rendered {
+    fn new(generation: u64) -> Rendered {
+        Rendered {
+            generation,
+            chunks: Default::default(),
+            gzip: Mutex::default(),
+        }
+    }
+
+    /// The families of `snapshot` (which must be of this generation) in `format`.
+    pub fn chunks(&self, snapshot: &Snapshot, format: Format) -> Arc<Vec<FamilyChunk>> {
+        debug_assert_eq!(snapshot.generation, self.generation);
+        self.chunks[format.slot()]
+            .get_or_init(|| Arc::new(render_store_as(snapshot, format)))
+            .clone()
+    }
+
+    /// The whole body of a scrape: the cached families in `format` plus the gateway's own,
+    /// gzipped or not.
+    #[must_use]
+    pub fn body(
+        &self,
+        snapshot: &Snapshot,
+        own: &[StoredFamily],
+        format: Format,
+        gzipped: bool,
+    ) -> Vec<Bytes> {
+        let cached = self.chunks(snapshot, format);
+        let pieces = assemble_pieces(&cached, snapshot, own, format);
+        if !gzipped {
+            return flatten(&cached, &pieces);
+        }
+        let mut stitcher = gzip::Stitcher::default();
+        for piece in &pieces {
+            match piece {
+                Piece::Cached(range) => {
+                    let slot = self
+                        .gzip
+                        .lock()
+                        .expect("gzip segment map lock is never poisoned: no panics inside")
+                        .entry((format, range.clone()))
+                        .or_default()
+                        .clone();
+                    // Compressed outside the map lock; concurrent scrapers wait for one.
+                    let segment = slot.get_or_init(|| {
+                        gzip::Segment::compress(cached[range.clone()].iter().flat_map(|c| &c.parts))
+                    });
+                    stitcher.cached(segment);
+                }
+                Piece::Fresh(parts) => stitcher.fresh(parts),
+            }
+        }
+        stitcher.finish()
+    }
+}
+
+/// Caches renderings per store generation. Concurrent scrapers of a new generation wait for
+/// one rendering per format instead of each doing it.
 #[derive(Debug, Default)]
 pub struct ScrapeCache {
-    slot: Mutex<Option<(u64, Arc<Vec<FamilyChunk>>)>>,
+    slot: Mutex<Option<Arc<Rendered>>>,
 }
 
 impl ScrapeCache {
-    /// The rendered families for `snapshot`'s generation.
-    pub fn get_or_render(&self, snapshot: &Snapshot) -> Arc<Vec<FamilyChunk>> {
+    /// The shared renderings of `generation`. A scrape holding an older snapshot than the
+    /// cache gets a private entry, so it never evicts the newer one.
+    pub fn generation(&self, generation: u64) -> Arc<Rendered> {
         let mut slot = self
             .slot
             .lock()
-            .expect("scrape cache lock is never poisoned: rendering does not panic");
-        if let Some((generation, chunks)) = slot.as_ref() {
-            if *generation == snapshot.generation {
-                return chunks.clone();
+            .expect("scrape cache lock is never poisoned: nothing panics while holding it");
+        match slot.as_ref() {
+            Some(r) if r.generation == generation => r.clone(),
+            Some(r) if r.generation > generation => Arc::new(Rendered::new(generation)),
+            _ => {
+                let fresh = Arc::new(Rendered::new(generation));
+                *slot = Some(fresh.clone());
+                fresh
             }
         }
-        let chunks = Arc::new(render_store(snapshot));
-        *slot = Some((snapshot.generation, chunks.clone()));
-        chunks
+    }
+
+    /// The text rendering of `snapshot`'s families.
+    pub fn get_or_render(&self, snapshot: &Snapshot) -> Arc<Vec<FamilyChunk>> {
+        self.generation(snapshot.generation)
+            .chunks(snapshot, Format::Text)
     }
 }
 
@@ -302,4 +534,89 @@ pub fn describe_series(name: &str, labels: &[(Str, Str)]) -> String {
     }
     out.push(b'}');
     String::from_utf8(out).expect("escaping keeps UTF-8 valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+    use crate::grouping::GroupingKey;
+    use crate::store::{Store, WriteRequest};
+
+    fn push(store: &Store, job: &str, body: &str) {
+        store
+            .apply(WriteRequest {
+                key: GroupingKey::from_path(&format!("job/{job}")).expect("valid path"),
+                families: crate::parse::text::parse(body.as_bytes()).expect("valid body"),
+                replace: true,
+            })
+            .expect("consistent push");
+    }
+
+    fn concat(parts: &[Bytes]) -> Vec<u8> {
+        parts.iter().flat_map(|p| p.iter().copied()).collect()
+    }
+
+    #[test]
+    fn each_format_renders_once_per_generation() {
+        let store = Store::new(&[], true);
+        push(&store, "a", "x{i=\"1\"} 1\ny 2\n");
+        push(&store, "b", "x{i=\"2\"} 3\n");
+        let cache = ScrapeCache::default();
+        let snap = store.snapshot();
+        for format in Format::ALL {
+            let first = cache.generation(snap.generation).chunks(&snap, format);
+            let again = cache.generation(snap.generation).chunks(&snap, format);
+            assert!(Arc::ptr_eq(&first, &again), "{format:?}");
+        }
+        push(&store, "b", "x{i=\"2\"} 4\n");
+        let newer = store.snapshot();
+        let renewed = cache
+            .generation(newer.generation)
+            .chunks(&newer, Format::Text);
+        assert!(!Arc::ptr_eq(&renewed, &cache.get_or_render(&snap)));
+    }
+
+    #[test]
+    fn gzip_bodies_inflate_to_the_identity_body_with_own_families_interleaved() {
+        let store = Store::new(&[], true);
+        push(&store, "a", "a_first 1\nz_last 2\n");
+        let own = [StoredFamily::new(
+            Str::from("m_own"),
+            Some(Str::from("own")),
+            MetricType::Gauge,
+            vec![],
+            0.0,
+        )];
+        let snap = store.snapshot();
+        let shared = ScrapeCache::default().generation(snap.generation);
+        for format in Format::ALL {
+            let plain = concat(&shared.body(&snap, &own, format, false));
+            for _ in 0..2 {
+                let zipped = concat(&shared.body(&snap, &own, format, true));
+                let mut inflated = Vec::new();
+                flate2::read::GzDecoder::new(&zipped[..])
+                    .read_to_end(&mut inflated)
+                    .expect("one valid gzip member");
+                assert_eq!(inflated, plain, "{format:?}");
+            }
+        }
+        let text = String::from_utf8(concat(&shared.body(&snap, &own, Format::Text, false)))
+            .expect("UTF-8");
+        let order: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "a_first untyped",
+                "m_own gauge",
+                "push_failure_time_seconds gauge",
+                "push_time_seconds gauge",
+                "z_last untyped"
+            ]
+        );
+    }
 }

@@ -35,9 +35,17 @@ impl RenderedLines {
     }
 }
 
-/// Renders every series of `family`.
+/// Renders every series of `family` as the text format shows it.
 #[must_use]
 pub fn render_lines(family: &StoredFamily) -> RenderedLines {
+    render_lines_as(family, false)
+}
+
+/// Renders every series of `family`; with `open_metrics`, a histogram without a `+Inf` bucket
+/// gets one (holding its count, or else its last bucket's count), as OpenMetrics requires.
+/// Everything else is laid out alike in both formats.
+#[must_use]
+pub fn render_lines_as(family: &StoredFamily, open_metrics: bool) -> RenderedLines {
     let mut out = Vec::with_capacity(estimate(family));
     let mut offsets = Vec::with_capacity(family.series.len());
     for s in &family.series {
@@ -68,6 +76,17 @@ pub fn render_lines(family: &StoredFamily) -> RenderedLines {
                         c,
                     );
                 }
+                if open_metrics && !has_inf_bucket(h) {
+                    let inf = h.count.or(h.buckets.last().map(|b| b.1)).unwrap_or(0.0);
+                    write_count_sample(
+                        &mut out,
+                        &family.name,
+                        "_bucket",
+                        &s.labels,
+                        Some(("le", f64::INFINITY)),
+                        inf,
+                    );
+                }
                 write_sum_count(&mut out, &family.name, &s.labels, h.sum, h.count);
             }
         }
@@ -76,6 +95,12 @@ pub fn render_lines(family: &StoredFamily) -> RenderedLines {
         bytes: Bytes::from(out),
         offsets,
     }
+}
+
+/// Whether a histogram has its `+Inf` bucket.
+#[must_use]
+pub fn has_inf_bucket(h: &crate::model::Histogram) -> bool {
+    h.buckets.last().is_some_and(|b| b.0 == f64::INFINITY)
 }
 
 /// One `name{labels} value\n` line (used for the per-group push-time series).

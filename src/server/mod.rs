@@ -9,7 +9,9 @@
 //! tests start a server on port 0 and talk to it over real sockets.
 
 pub mod admin;
+pub mod api;
 pub mod body;
+pub mod encoding;
 pub mod push;
 pub mod response;
 pub mod routes;
@@ -34,8 +36,6 @@ use crate::render::ScrapeCache;
 use crate::store::Store;
 use crate::telemetry::{SelfMetrics, BUILTIN_FAMILIES};
 
-/// How long a client may take to send request headers (slowloris guard).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for in-flight requests.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(15);
 
@@ -50,18 +50,24 @@ pub struct AppState {
     pub cache: ScrapeCache,
     /// The gateway's own metrics.
     pub metrics: SelfMetrics,
+    /// Sending `true` stops the server gracefully (signals, `/-/quit`).
+    pub stop: watch::Sender<bool>,
+    /// Unix seconds when the state was created (the status API's start time).
+    pub started_at: f64,
 }
 
 impl AppState {
     /// Fresh state for `config`.
     #[must_use]
     pub fn new(config: Config) -> AppState {
-        let store = Store::new(BUILTIN_FAMILIES, config.consistency_check);
+        let store = Store::with_limits(BUILTIN_FAMILIES, config.consistency_check, config.limits);
         AppState {
             config,
             store,
             cache: ScrapeCache::default(),
             metrics: SelfMetrics::default(),
+            stop: watch::channel(false).0,
+            started_at: crate::store::now_seconds(),
         }
     }
 }
@@ -175,8 +181,8 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         addr: format!("{:?}", state.config.listen),
         source,
     })?;
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, state.clone(), stop_rx));
+    let stop = state.stop.clone();
+    let task = tokio::spawn(accept_loop(listener, state.clone(), stop.subscribe()));
     info!(address = %addr, route_prefix = %state.config.route_prefix, consistency_check = state.config.consistency_check, "listening");
     Ok(RunningServer {
         addr,
@@ -187,16 +193,35 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     })
 }
 
+async fn accept_with_permit(
+    listener: &TcpListener,
+    permits: &Arc<tokio::sync::Semaphore>,
+) -> (
+    std::io::Result<(tokio::net::TcpStream, SocketAddr)>,
+    tokio::sync::OwnedSemaphorePermit,
+) {
+    let permit = permits
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the connection semaphore is never closed");
+    (listener.accept().await, permit)
+}
+
 async fn accept_loop(listener: TcpListener, state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(state.config.header_read_timeout);
+    // Connection limit (mini-redis style): a permit is taken before accepting, so clients
+    // beyond the limit wait in the kernel's accept queue instead of costing us memory.
+    let permits = Arc::new(tokio::sync::Semaphore::new(state.config.max_connections));
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
+            accepted = accept_with_permit(&listener, &permits) => {
+                let (accepted, permit) = accepted;
                 let (stream, peer) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
@@ -213,6 +238,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<AppState>, mut stop: watc
                 });
                 let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc).into_owned());
                 tokio::spawn(async move {
+                    let _permit = permit;
                     if let Err(e) = conn.await {
                         debug!(peer = %peer, error = %e, "connection ended with an error");
                     }

@@ -1,14 +1,17 @@
 //! `PUT|POST|DELETE <prefix>/metrics/job/<JOB>{/<LABEL>/<VALUE>}`: pushes and deletes.
 //!
-//! Owns: reading the body within `--push.max-body-bytes`, choosing the decoder, handing the
-//! parsed families to the store, and [`status_for`], the one place that maps errors to HTTP
+//! Owns: reading the body within `--push.max-body-bytes`, inflating it (`Content-Encoding`
+//! gzip or snappy, see [`super::encoding`]), choosing the decoder from `Content-Type` (text, or
+//! delimited protobuf), handing the parsed families to the store, and [`status_for`], the one place that maps errors to HTTP
 //! statuses and messages (Go Pushgateway wording).
 //! Does not own: grouping-key syntax (`grouping`), parsing (`parse`), or consistency (`store`).
 //!
 //! Statuses, as Go Pushgateway 1.5.1: PUT/POST 200 (202 with the consistency check disabled);
 //! DELETE 202 (also for a group that does not exist); 400 with the reason for a bad path, a
 //! body that does not parse, or a push inconsistent with the store; 413 for a body over the
-//! limit (the Go gateway has no limit); 415 for protobuf bodies until they are supported.
+//! limit (the Go gateway has no limit) or inflating past `--push.max-decompressed-bytes`; 415
+//! for an unknown `Content-Encoding` or a protobuf `Content-Type` other than delimited
+//! `MetricFamily` messages (the Go gateway parses both as text, and fails).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,16 +19,18 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::CONTENT_TYPE;
+use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use hyper::{Method, Request, StatusCode};
 use tracing::debug;
 
 use super::admin::method_name;
+use super::encoding::{self, ContentEncoding, EncodingError};
 use super::response::{not_found, status, text, Resp};
 use super::AppState;
 use crate::grouping::{GroupingKey, GroupingKeyError};
 use crate::parse::text::{self as text_parser, TextError};
-use crate::store::{PushError, WriteRequest};
+use crate::parse::{protobuf as protobuf_parser, Format, ProtobufError, UnsupportedProtobuf};
+use crate::store::{LimitError, PushError, WriteRequest};
 
 /// Bodies larger than this are parsed on the blocking pool instead of the async workers.
 const INLINE_PARSE_LIMIT: usize = 256 * 1024;
@@ -39,15 +44,28 @@ pub enum PushFailure {
     /// Occurs when the body exceeds `--push.max-body-bytes`.
     #[error("request body exceeds the limit of {0} bytes (--push.max-body-bytes)")]
     TooLarge(usize),
+    /// Occurs when the body does not arrive within `--push.body-read-timeout`.
+    #[error("request body not received within {0:?} (--push.body-read-timeout)")]
+    Timeout(std::time::Duration),
+    /// Occurs when the push exceeds a size limit (the message names it and its flag).
+    #[error(transparent)]
+    Limit(crate::store::LimitError),
     /// Occurs when the body cannot be read from the connection.
     #[error("reading the request body failed: {0}")]
     Read(String),
-    /// Occurs when a protobuf body is pushed (not supported yet).
-    #[error("protobuf pushes are not supported yet; push the text format")]
-    Protobuf,
+    /// Occurs when the `Content-Type` is protobuf, but not delimited `MetricFamily` messages.
+    #[error(transparent)]
+    UnsupportedProtobuf(#[from] UnsupportedProtobuf),
+    /// Occurs when the `Content-Encoding` is unknown, or the body does not inflate within the
+    /// limit.
+    #[error(transparent)]
+    Encoding(#[from] EncodingError),
     /// Occurs when the text body does not parse.
     #[error(transparent)]
     Parse(#[from] TextError),
+    /// Occurs when the protobuf body does not decode or breaks a rule.
+    #[error(transparent)]
+    Protobuf(#[from] ProtobufError),
     /// Occurs when the store refuses the push.
     #[error("pushed metrics are invalid or inconsistent with existing metrics: {0}")]
     Store(#[from] PushError),
@@ -57,10 +75,16 @@ impl PushFailure {
     fn reason(&self) -> &'static str {
         match self {
             PushFailure::Path(_) => "path",
-            PushFailure::TooLarge(_) => "too_large",
+            PushFailure::TooLarge(_) | PushFailure::Encoding(EncodingError::TooLarge(_)) => {
+                "too_large"
+            }
+            PushFailure::Timeout(_) => "timeout",
+            PushFailure::Limit(_) => "limit",
             PushFailure::Read(_) => "read",
-            PushFailure::Protobuf => "unsupported_format",
-            PushFailure::Parse(_) => "parse",
+            PushFailure::UnsupportedProtobuf(_)
+            | PushFailure::Encoding(EncodingError::Unsupported(_)) => "unsupported_format",
+            PushFailure::Encoding(_) => "encoding",
+            PushFailure::Parse(_) | PushFailure::Protobuf(_) => "parse",
             PushFailure::Store(PushError::Timestamp) => "timestamp",
             PushFailure::Store(_) => "inconsistent",
         }
@@ -72,8 +96,15 @@ impl PushFailure {
 pub fn status_for(f: &PushFailure) -> StatusCode {
     match f {
         PushFailure::Path(GroupingKeyError::NotAPushPath) => StatusCode::NOT_FOUND,
-        PushFailure::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        PushFailure::Protobuf => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        PushFailure::TooLarge(_)
+        | PushFailure::Limit(LimitError::Series { .. })
+        | PushFailure::Encoding(EncodingError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
+        PushFailure::Limit(LimitError::Groups { .. }) => StatusCode::TOO_MANY_REQUESTS,
+        PushFailure::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+        PushFailure::UnsupportedProtobuf(_)
+        | PushFailure::Encoding(EncodingError::Unsupported(_)) => {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        }
         _ => StatusCode::BAD_REQUEST,
     }
 }
@@ -118,20 +149,30 @@ async fn handle(state: &Arc<AppState>, req: Request<Incoming>, rest: &str) -> Ha
         return Ok((StatusCode::ACCEPTED, 0));
     }
     let replace = req.method() == Method::PUT;
-    if is_protobuf(&req) {
-        return Err((PushFailure::Protobuf, 0));
-    }
-    let body = read_body(req, state.config.max_body_bytes)
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let format = Format::from_content_type(header(CONTENT_TYPE)).map_err(|e| (e.into(), 0))?;
+    let coding =
+        ContentEncoding::from_header(header(CONTENT_ENCODING)).map_err(|e| (e.into(), 0))?;
+    let inflate_limit = state.config.max_decompressed_bytes;
+    let timeout = state.config.body_read_timeout;
+    let body = tokio::time::timeout(timeout, read_body(req, state.config.max_body_bytes))
         .await
+        .unwrap_or(Err(PushFailure::Timeout(timeout)))
         .map_err(|e| (e, 0))?;
     let size = body.len();
     let st = state.clone();
-    let applied = if size > INLINE_PARSE_LIMIT {
-        tokio::task::spawn_blocking(move || ingest(&st, key, &body, replace))
+    let work = move || {
+        let body = encoding::decode(body, coding, inflate_limit)?;
+        ingest_as(&st, key, &body, format, replace)
+    };
+    // Inflating may take a while (64 MiB by default), so compressed bodies always go to the
+    // blocking pool.
+    let applied = if size > INLINE_PARSE_LIMIT || coding != ContentEncoding::Identity {
+        tokio::task::spawn_blocking(work)
             .await
             .unwrap_or_else(|e| Err(PushFailure::Read(format!("push task failed: {e}"))))
     } else {
-        ingest(&st, key, &body, replace)
+        work()
     };
     match applied {
         Ok(()) if state.config.consistency_check => Ok((StatusCode::OK, size)),
@@ -140,7 +181,7 @@ async fn handle(state: &Arc<AppState>, req: Request<Incoming>, rest: &str) -> Ha
     }
 }
 
-/// Parses and stores one push body.
+/// Parses and stores one text push body.
 ///
 /// # Errors
 /// A parse error or the store's refusal.
@@ -150,25 +191,33 @@ pub fn ingest(
     body: &[u8],
     replace: bool,
 ) -> Result<(), PushFailure> {
-    let families = text_parser::parse(body)?;
-    state.store.apply(WriteRequest {
+    ingest_as(state, key, body, Format::Text, replace)
+}
+
+/// Parses and stores one (inflated) push body of the given format.
+///
+/// # Errors
+/// A parse error or the store's refusal.
+pub fn ingest_as(
+    state: &AppState,
+    key: GroupingKey,
+    body: &[u8],
+    format: Format,
+    replace: bool,
+) -> Result<(), PushFailure> {
+    let families = match format {
+        Format::Text => text_parser::parse(body)?,
+        Format::Protobuf => protobuf_parser::parse(body)?,
+    };
+    match state.store.apply(WriteRequest {
         key,
         families,
         replace,
-    })?;
-    Ok(())
-}
-
-fn is_protobuf(req: &Request<Incoming>) -> bool {
-    req.headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| {
-            media
-                .trim()
-                .eq_ignore_ascii_case("application/vnd.google.protobuf")
-        })
+    }) {
+        Ok(()) => Ok(()),
+        Err(PushError::Limit(e)) => Err(PushFailure::Limit(e)),
+        Err(e) => Err(PushFailure::Store(e)),
+    }
 }
 
 async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, PushFailure> {

@@ -5,6 +5,12 @@
 //!   delete (see [`super::push`]); `OPTIONS` answers with `Allow`, other methods 405.
 //! - `GET <telemetry path>` (default `/metrics`): the merged scrape (see [`super::scrape`]).
 //! - `GET /-/healthy`, `GET /-/ready`: 200 `OK` (see [`super::admin`]).
+//! - `GET /api/v1/status`, `GET /api/v1/metrics`: the JSON API (see [`super::api`]);
+//!   `OPTIONS /api/v1/<anything>`: 200 with the CORS headers.
+//! - `PUT /api/v1/admin/wipe`: delete every group, 202; only with `--web.enable-admin-api`
+//!   (404 without, as in Go).
+//! - `PUT|POST /-/quit`: graceful shutdown with `--web.enable-lifecycle` (403 without; `GET`
+//!   405).
 //! - anything else: 404 `404 page not found`.
 //!
 //! Paths are matched on the raw (still percent-encoded) request path; the grouping-key parser
@@ -16,7 +22,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request};
 
 use super::response::{method_not_allowed, not_found, options, Resp};
-use super::{admin, push, scrape, AppState};
+use super::{admin, api, push, scrape, AppState};
 
 const PUSH_ALLOW: &str = "DELETE, OPTIONS, POST, PUT";
 const GET_ALLOW: &str = "GET, OPTIONS";
@@ -29,7 +35,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Resp {
     };
     if rel == state.config.telemetry_path {
         return match *req.method() {
-            Method::GET => scrape::scrape(&state).await,
+            Method::GET => scrape::scrape(&state, req.headers()).await,
             Method::OPTIONS => options(GET_ALLOW),
             _ => method_not_allowed(GET_ALLOW),
         };
@@ -45,8 +51,25 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Resp {
             };
         }
     }
+    if let Some(api_path) = rel.strip_prefix("/api/v1/") {
+        return api_route(&state, &req, api_path).await;
+    }
     match rel {
         "/-/healthy" | "/-/ready" => admin::health(&state, &req, rel),
+        "/-/quit" => admin::quit(&state, &req),
+        _ => not_found(),
+    }
+}
+
+async fn api_route(state: &Arc<AppState>, req: &Request<Incoming>, path: &str) -> Resp {
+    if req.method() == Method::OPTIONS {
+        return api::options();
+    }
+    match path {
+        "status" if req.method() == Method::GET => api::status(state),
+        "metrics" if req.method() == Method::GET => api::metrics(state).await,
+        "status" | "metrics" => method_not_allowed(GET_ALLOW),
+        "admin/wipe" if state.config.enable_admin_api => admin::wipe(state, req),
         _ => not_found(),
     }
 }

@@ -1,44 +1,174 @@
 //! `GET <prefix>/metrics`: the merged exposition of every group plus the gateway's own
-//! metrics.
+//! metrics, in the format and encoding the scraper prefers.
 //!
-//! Owns: the scrape response. Rendering runs on the blocking pool (a cold render of a large
-//! store takes milliseconds); the per-generation [`crate::render::ScrapeCache`] makes repeated
-//! scrapes of an unchanged store cost only the gateway's own families.
+//! Owns: content negotiation ([`negotiate`] over `Accept`, [`accepts_gzip`] over
+//! `Accept-Encoding`) and the scrape response. Rendering runs on the blocking pool (a cold
+//! render of a large store takes milliseconds); the per-generation [`crate::render::ScrapeCache`]
+//! makes repeated scrapes of an unchanged store cost only the gateway's own families, in every
+//! format and encoding.
+//!
+//! Negotiation, as prometheus/common `expfmt.Negotiate` does it, plus OpenMetrics: the media
+//! range with the highest `q` that we can serve wins (ties: the earlier one in the header).
+//! Delimited protobuf needs `proto=io.prometheus.client.MetricFamily` and `encoding=delimited`;
+//! OpenMetrics needs `version=1.0.0` or no version; `text/plain`, `text/*` and `*/*` get the
+//! text format 0.0.4, and so does a request without `Accept` or with nothing we serve (as in
+//! the Go gateway, never 406). Prometheus 2.42 prefers OpenMetrics by default and protobuf with
+//! `--enable-feature=native-histograms`.
 
 use std::sync::Arc;
 
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+};
 use hyper::{Response, StatusCode};
 
 use super::body::Body;
 use super::response::{text, Resp};
 use super::AppState;
-use crate::render;
+use crate::parse::{PROTOBUF_MEDIA_TYPE, PROTOBUF_PROTO};
+use crate::render::Format;
 
 /// Content type of the text exposition format 0.0.4.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves a scrape.
-pub async fn scrape(state: &Arc<AppState>) -> Resp {
+pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let format = negotiate(header(ACCEPT));
+    let gzipped = accepts_gzip(header(ACCEPT_ENCODING));
+    state
+        .metrics
+        .record_scrape(format.name(), if gzipped { "gzip" } else { "identity" });
     let st = state.clone();
     let rendered = tokio::task::spawn_blocking(move || {
         let snapshot = st.store.snapshot();
-        let chunks = st.cache.get_or_render(&snapshot);
+        let shared = st.cache.generation(snapshot.generation);
         let (groups, series) = st.store.counts();
         let own = st.metrics.families(groups, series, snapshot.generation);
-        render::assemble(&chunks, &snapshot, &own)
+        shared.body(&snapshot, &own, format, gzipped)
     })
     .await;
     match rendered {
         Ok(parts) => {
             let mut r = Response::new(Body::chunks(parts));
-            r.headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_CONTENT_TYPE));
+            let h = r.headers_mut();
+            h.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(format.content_type()),
+            );
+            h.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+            if gzipped {
+                h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
             r
         }
         Err(e) => {
             tracing::error!(error = %e, "scrape rendering failed");
             text(StatusCode::INTERNAL_SERVER_ERROR, "scrape rendering failed")
         }
+    }
+}
+
+/// The exposition format for an `Accept` header.
+#[must_use]
+pub fn negotiate(accept: Option<&str>) -> Format {
+    let mut best: Option<(f64, Format)> = None;
+    for range in accept.unwrap_or_default().split(',') {
+        let mut params = range.split(';');
+        let media = params.next().unwrap_or_default().trim();
+        let (mut q, mut version, mut proto, mut encoding) = (1.0, None, None, None);
+        for (name, value) in params.filter_map(|p| p.split_once('=')) {
+            let value = value.trim().trim_matches('"');
+            match name.trim().to_ascii_lowercase().as_str() {
+                "q" => q = value.parse().unwrap_or(0.0),
+                "version" => version = Some(value),
+                "proto" => proto = Some(value),
+                "encoding" => encoding = Some(value),
+                _ => {}
+            }
+        }
+        let format = if media.eq_ignore_ascii_case(PROTOBUF_MEDIA_TYPE) {
+            (proto == Some(PROTOBUF_PROTO) && encoding == Some("delimited"))
+                .then_some(Format::Protobuf)
+        } else if media.eq_ignore_ascii_case("application/openmetrics-text") {
+            matches!(version, None | Some("1.0.0")).then_some(Format::OpenMetrics)
+        } else if media.eq_ignore_ascii_case("text/plain")
+            || media.eq_ignore_ascii_case("text/*")
+            || media == "*/*"
+        {
+            Some(Format::Text)
+        } else {
+            None
+        };
+        if let Some(format) = format {
+            if q > 0.0 && best.is_none_or(|(best_q, _)| q > best_q) {
+                best = Some((q, format));
+            }
+        }
+    }
+    best.map_or(Format::Text, |(_, f)| f)
+}
+
+/// Whether an `Accept-Encoding` header accepts gzip (`gzip` or `*` with a non-zero `q`).
+#[must_use]
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.unwrap_or_default().split(',').any(|item| {
+        let mut params = item.split(';');
+        let coding = params.next().unwrap_or_default().trim();
+        let q = params
+            .filter_map(|p| p.split_once('='))
+            .find(|(n, _)| n.trim().eq_ignore_ascii_case("q"))
+            .map_or(1.0, |(_, v)| v.trim().parse().unwrap_or(0.0));
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROMETHEUS_2_42_DEFAULT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    const PROMETHEUS_2_42_NATIVE_HISTOGRAMS: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+    #[track_caller]
+    fn check(accept: Option<&str>, want: Format) {
+        assert_eq!(negotiate(accept), want, "{accept:?}");
+    }
+
+    #[test]
+    fn accept_headers_choose_the_format() {
+        check(None, Format::Text);
+        check(Some(""), Format::Text);
+        check(Some("*/*"), Format::Text);
+        check(Some("application/json"), Format::Text);
+        check(Some(PROMETHEUS_2_42_DEFAULT), Format::OpenMetrics);
+        check(Some(PROMETHEUS_2_42_NATIVE_HISTOGRAMS), Format::Protobuf);
+        check(
+            Some("text/plain;q=0.9,application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5"),
+            Format::Text,
+        );
+        check(
+            Some("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text"),
+            Format::Text,
+        );
+        check(
+            Some("application/openmetrics-text; version=0.0.1"),
+            Format::Text,
+        );
+        check(Some("Application/OpenMetrics-Text"), Format::OpenMetrics);
+        check(
+            Some("application/openmetrics-text;q=0,text/plain;q=0.1"),
+            Format::Text,
+        );
+    }
+
+    #[test]
+    fn accept_encoding_gzip_needs_a_positive_q() {
+        assert!(accepts_gzip(Some("gzip")));
+        assert!(accepts_gzip(Some("deflate, GZIP;q=0.5")));
+        assert!(accepts_gzip(Some("*")));
+        assert!(!accepts_gzip(Some("gzip;q=0")));
+        assert!(!accepts_gzip(Some("identity")));
+        assert!(!accepts_gzip(None));
     }
 }

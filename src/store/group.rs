@@ -1,7 +1,7 @@
 //! The stored form of one group: immutable once built, shared by `Arc`.
 //!
 //! Owns: [`Group`], [`StoredFamily`], [`Series`], the Go Pushgateway's series order
-//! ([`go_order`]) and each family's lazily rendered text lines.
+//! ([`go_order`]) and each family's lazily rendered text lines and protobuf metrics.
 //! Does not own: validation (see `consistency`) or the merge across groups (see `render`).
 //!
 //! A push builds new `StoredFamily` values outside the store lock (interned labels, sorted
@@ -48,6 +48,8 @@ pub struct StoredFamily {
     /// Unix time in seconds of the push that wrote this family.
     pub pushed_at: f64,
     rendered: OnceLock<RenderedLines>,
+    rendered_protobuf: OnceLock<RenderedLines>,
+    rendered_openmetrics: OnceLock<RenderedLines>,
 }
 
 impl StoredFamily {
@@ -68,12 +70,31 @@ impl StoredFamily {
             series,
             pushed_at,
             rendered: OnceLock::new(),
+            rendered_protobuf: OnceLock::new(),
+            rendered_openmetrics: OnceLock::new(),
         }
     }
 
     /// The text lines of every series (no `# HELP`/`# TYPE`), rendered on first use.
     pub fn rendered(&self) -> &RenderedLines {
         self.rendered.get_or_init(|| render_lines(self))
+    }
+
+    /// Every series as an encoded `Metric` field of a `MetricFamily` message, encoded on first
+    /// use (see `render::protobuf`).
+    pub fn rendered_protobuf(&self) -> &RenderedLines {
+        self.rendered_protobuf
+            .get_or_init(|| crate::render::protobuf::render_metrics(self))
+    }
+
+    /// The OpenMetrics lines of every series: the text lines, except for histograms lacking a
+    /// `+Inf` bucket (see `render::openmetrics`).
+    pub fn rendered_openmetrics(&self) -> &RenderedLines {
+        if !crate::render::openmetrics::needs_own_lines(self) {
+            return self.rendered();
+        }
+        self.rendered_openmetrics
+            .get_or_init(|| crate::render::openmetrics::render_lines(self))
     }
 }
 

@@ -43,6 +43,90 @@ pub enum PushError {
     /// Occurs when the push conflicts with the store or with itself.
     #[error(transparent)]
     Inconsistent(#[from] Inconsistency),
+    /// Occurs when the push exceeds a configured limit.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+}
+
+/// Size limits on what one push may store (each a flag, see `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Series (metrics) in one push.
+    pub max_series_per_push: usize,
+    /// Labels on one series, grouping labels included.
+    pub max_labels_per_series: usize,
+    /// Bytes in a metric or label name.
+    pub max_name_length: usize,
+    /// Bytes in a label value.
+    pub max_label_value_length: usize,
+    /// Groups in the store; a push creating one more is refused.
+    pub max_groups: usize,
+}
+
+impl Default for Limits {
+    /// Generous for Flink: a `TaskManager` with 50,000 series, 13 labels and long operator-chain
+    /// names stays far below every limit.
+    fn default() -> Self {
+        Limits {
+            max_series_per_push: 200_000,
+            max_labels_per_series: 64,
+            max_name_length: 1024,
+            max_label_value_length: 16 * 1024,
+            max_groups: 100_000,
+        }
+    }
+}
+
+/// A push over one of the [`Limits`]. Messages name the limit and its flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitError {
+    /// Occurs when a push carries more series than `--push.max-series-per-push`.
+    #[error("push has {got} series, over the limit of {limit} (--push.max-series-per-push)")]
+    Series {
+        /// Series in the push.
+        got: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Occurs when a series has more labels than `--push.max-labels-per-series`.
+    #[error("metric {name:?} has a series with {got} labels, over the limit of {limit} (--push.max-labels-per-series)")]
+    Labels {
+        /// The metric.
+        name: String,
+        /// Labels on the series.
+        got: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Occurs when a metric or label name is longer than `--push.max-name-length`.
+    #[error("name {prefix:?}... is {got} bytes long, over the limit of {limit} (--push.max-name-length)")]
+    Name {
+        /// The first 64 bytes of the name.
+        prefix: String,
+        /// Its length.
+        got: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Occurs when a label value is longer than `--push.max-label-value-length`.
+    #[error("metric {name:?} has a value of label {label:?} that is {got} bytes long, over the limit of {limit} (--push.max-label-value-length)")]
+    LabelValue {
+        /// The metric.
+        name: String,
+        /// The label.
+        label: String,
+        /// The value's length.
+        got: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Occurs when a push would create a group beyond `--push.max-groups`.
+    #[error("the store already holds {limit} groups, the limit (--push.max-groups); delete groups or raise the limit")]
+    Groups {
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// A push: the target grouping key, the parsed families, and PUT (replace) or POST semantics.
@@ -76,6 +160,7 @@ struct Shared {
     state: Mutex<State>,
     interner: Interner,
     check: bool,
+    limits: Limits,
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +176,12 @@ impl Store {
     /// agree with their types. `check` enables consistency checking.
     #[must_use]
     pub fn new(builtins: &[(&str, MetricType)], check: bool) -> Store {
+        Store::with_limits(builtins, check, Limits::default())
+    }
+
+    /// Like [`Store::new`], with explicit limits.
+    #[must_use]
+    pub fn with_limits(builtins: &[(&str, MetricType)], check: bool, limits: Limits) -> Store {
         let mut state = State::default();
         for (name, kind) in builtins.iter().chain(&[
             (PUSH_TIME_NAME, MetricType::Gauge),
@@ -103,6 +194,7 @@ impl Store {
                 state: Mutex::new(state),
                 interner: Interner::default(),
                 check,
+                limits,
             }),
         }
     }
@@ -128,6 +220,7 @@ impl Store {
     /// # Errors
     /// See [`Store::apply`].
     pub fn apply_at(&self, req: WriteRequest<'_>, now: f64) -> Result<(), PushError> {
+        check_limits(&req, &self.shared.limits)?;
         let group_labels = self.group_labels(&req.key);
         let prepared = match self.prepare(&req, &group_labels, now) {
             Ok(p) => p,
@@ -138,6 +231,12 @@ impl Store {
         };
         let mut state = self.lock();
         let old = state.groups.get(&req.key).cloned();
+        if old.is_none() && state.groups.len() >= self.shared.limits.max_groups {
+            return Err(LimitError::Groups {
+                limit: self.shared.limits.max_groups,
+            }
+            .into());
+        }
         let families = merge_families(old.as_deref(), &prepared, req.replace);
         let times = PushTimes {
             success: now,
@@ -306,6 +405,58 @@ impl Store {
     clippy::ptr_arg,
     reason = "the Cow tells borrowed (interned via the per-push cache) from owned"
 )]
+/// Checks a push against the size limits before any work is done for it. Refusals here do
+/// not touch the store (like parse errors).
+fn check_limits(req: &WriteRequest<'_>, limits: &Limits) -> Result<(), LimitError> {
+    let series: usize = req.families.iter().map(|f| f.metrics.len()).sum();
+    if series > limits.max_series_per_push {
+        return Err(LimitError::Series {
+            got: series,
+            limit: limits.max_series_per_push,
+        });
+    }
+    let name_limit = |n: &str| {
+        (n.len() > limits.max_name_length).then(|| LimitError::Name {
+            prefix: n.chars().take(64).collect(),
+            got: n.len(),
+            limit: limits.max_name_length,
+        })
+    };
+    let key_labels = req.key.labels().len() + 1;
+    for f in &req.families {
+        if let Some(e) = name_limit(&f.name) {
+            return Err(e);
+        }
+        for m in &f.metrics {
+            if m.labels.len() + key_labels > limits.max_labels_per_series {
+                return Err(LimitError::Labels {
+                    name: f.name.to_string(),
+                    got: m.labels.len() + key_labels,
+                    limit: limits.max_labels_per_series,
+                });
+            }
+            for l in &m.labels {
+                if let Some(e) = name_limit(&l.name) {
+                    return Err(e);
+                }
+                if l.value.len() > limits.max_label_value_length {
+                    return Err(LimitError::LabelValue {
+                        name: f.name.to_string(),
+                        label: l.name.to_string(),
+                        got: l.value.len(),
+                        limit: limits.max_label_value_length,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(
+    clippy::ptr_arg,
+    reason = "the Cow tells borrowed (cached per push) from owned values"
+)]
 fn intern_cow<'b>(li: &mut LocalInterner<'_, 'b>, s: &std::borrow::Cow<'b, str>) -> Str {
     match s {
         std::borrow::Cow::Borrowed(b) => li.get(b),
@@ -340,7 +491,8 @@ fn apply_grouping<'b>(
 }
 
 fn check_unique(family: &StoredFamily, ids: &[u128]) -> Result<(), PushError> {
-    let mut seen = HashSet::with_capacity(ids.len());
+    let mut seen: HashSet<u128, std::hash::BuildHasherDefault<consistency::IdHasher>> =
+        HashSet::with_capacity_and_hasher(ids.len(), std::hash::BuildHasherDefault::default());
     for (s, id) in family.series.iter().zip(ids) {
         if !seen.insert(*id) {
             return Err(

@@ -2,10 +2,16 @@
 
 mod support;
 
+mod admin;
+mod api;
+mod compression;
 mod consistency;
 mod flink_replay;
+mod limits;
+mod negotiation;
 mod parse_errors;
 mod persistence;
+mod protobuf;
 mod push;
 mod routing;
 mod scrape;

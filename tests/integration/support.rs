@@ -257,7 +257,8 @@ pub fn sample_value(scrape: &str, series: &str) -> Option<f64> {
     })
 }
 
-fn parse_response(raw: &[u8]) -> Resp {
+/// Parses a raw HTTP/1.1 response (de-chunking the body if needed).
+pub fn parse_response(raw: &[u8]) -> Resp {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
