@@ -79,6 +79,30 @@ pub struct Args {
     /// Most concurrent connections; further clients wait in the kernel's accept queue.
     #[arg(long = "web.max-connections", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Flink's random job-name suffix: `split` moves the 32-hex reporter id from `job` into a
+    /// label (see --flink.reporter-id-label); `keep` is the Go gateway's behaviour.
+    #[arg(long = "flink.job-suffix", value_enum, default_value = "split")]
+    pub flink_job_suffix: crate::flink::SuffixMode,
+    /// Label that receives Flink's reporter id when the suffix is split.
+    #[arg(long = "flink.reporter-id-label", default_value = crate::flink::suffix::DEFAULT_REPORTER_ID_LABEL)]
+    pub flink_reporter_id_label: String,
+    /// Job name used when Flink's jobName is empty (the job is only the reporter id).
+    #[arg(long = "flink.empty-job-name", default_value = "flink")]
+    pub flink_empty_job_name: String,
+    /// `+` in push paths: `auto` treats it as a space for Java clients (Flink form-encodes
+    /// paths), `on` always, `off` never (the Go gateway keeps it literally).
+    #[arg(long = "flink.path-decoding", value_enum, default_value = "auto")]
+    pub flink_path_decoding: crate::flink::PathDecoding,
+    /// A Flink reporter group that missed this many of its learned push intervals is removed.
+    #[arg(long = "flink.missed-pushes", default_value_t = 3.0)]
+    pub flink_missed_pushes: f64,
+    /// After a DELETE of a Flink reporter group, PUTs to the same key are answered but not
+    /// stored for this long (the reporter's last report racing its close).
+    #[arg(long = "flink.delete-grace", default_value = "30s")]
+    pub flink_delete_grace: String,
+    /// Remove any group not pushed for this long (e.g. 1h); empty or 0 disables.
+    #[arg(long = "push.group-ttl", default_value = "")]
+    pub group_ttl: String,
     /// File to persist metrics. If empty, metrics are only kept in memory.
     #[arg(long = "persistence.file", default_value = "")]
     pub persistence_file: String,
@@ -122,6 +146,10 @@ pub struct Config {
     pub enable_lifecycle: bool,
     /// Size limits on pushes.
     pub limits: crate::store::Limits,
+    /// Flink path and suffix handling.
+    pub flink: crate::flink::FlinkConfig,
+    /// Stale-group expiry.
+    pub expiry: crate::flink::expiry::ExpiryConfig,
     /// Time allowed to receive a push body.
     pub body_read_timeout: std::time::Duration,
     /// Time allowed to send request headers (and idle time between kept-alive requests).
@@ -168,6 +196,9 @@ pub enum ConfigError {
     /// Occurs when `--log.level` is not one of debug, info, warn, error.
     #[error("invalid --log.level {0:?}: expected one of debug, info, warn, error")]
     LogLevel(String),
+    /// Occurs when `--flink.missed-pushes` is below 1.
+    #[error("invalid --flink.missed-pushes {0}: must be at least 1")]
+    MissedPushes(f64),
     /// Occurs when a timeout flag is not a positive duration like `30s`.
     #[error("invalid --{0} {1:?}: expected a positive duration like 30s or 1m")]
     FlagDuration(&'static str, String),
@@ -182,6 +213,107 @@ pub enum ConfigError {
 }
 
 impl Args {
+    /// The flags as given, for `/api/v1/status`.
+    fn flags(&self) -> Vec<(String, String)> {
+        [
+            ("web.listen-address", self.listen_address.clone()),
+            ("web.telemetry-path", self.telemetry_path.clone()),
+            ("web.external-url", self.external_url.clone()),
+            ("web.route-prefix", self.route_prefix.clone()),
+            ("web.enable-admin-api", self.enable_admin_api.to_string()),
+            ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
+            ("web.header-read-timeout", self.header_read_timeout.clone()),
+            ("web.max-connections", self.max_connections.to_string()),
+            (
+                "push.disable-consistency-check",
+                self.disable_consistency_check.to_string(),
+            ),
+            ("push.max-body-bytes", self.max_body_bytes.to_string()),
+            (
+                "push.max-decompressed-bytes",
+                self.max_decompressed_bytes.to_string(),
+            ),
+            (
+                "push.max-series-per-push",
+                self.max_series_per_push.to_string(),
+            ),
+            (
+                "push.max-labels-per-series",
+                self.max_labels_per_series.to_string(),
+            ),
+            ("push.max-name-length", self.max_name_length.to_string()),
+            (
+                "push.max-label-value-length",
+                self.max_label_value_length.to_string(),
+            ),
+            ("push.max-groups", self.max_groups.to_string()),
+            ("push.body-read-timeout", self.body_read_timeout.clone()),
+            ("push.group-ttl", self.group_ttl.clone()),
+            (
+                "flink.job-suffix",
+                format!("{:?}", self.flink_job_suffix).to_lowercase(),
+            ),
+            (
+                "flink.reporter-id-label",
+                self.flink_reporter_id_label.clone(),
+            ),
+            ("flink.empty-job-name", self.flink_empty_job_name.clone()),
+            (
+                "flink.path-decoding",
+                format!("{:?}", self.flink_path_decoding).to_lowercase(),
+            ),
+            ("flink.missed-pushes", self.flink_missed_pushes.to_string()),
+            ("flink.delete-grace", self.flink_delete_grace.clone()),
+            ("persistence.file", self.persistence_file.clone()),
+            ("persistence.interval", self.persistence_interval.clone()),
+            (
+                "persistence.discard-corrupt",
+                self.discard_corrupt.to_string(),
+            ),
+            ("log.level", self.log_level.clone()),
+            (
+                "log.format",
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// The Flink path/suffix settings and the expiry policy.
+    fn flink_and_expiry(
+        &self,
+        duration: impl Fn(&'static str, &str) -> Result<std::time::Duration, ConfigError>,
+    ) -> Result<
+        (
+            crate::flink::FlinkConfig,
+            crate::flink::expiry::ExpiryConfig,
+        ),
+        ConfigError,
+    > {
+        let delete_grace = duration("flink.delete-grace", &self.flink_delete_grace)?;
+        let group_ttl = match self.group_ttl.as_str() {
+            "" | "0" => None,
+            v => Some(duration("push.group-ttl", v)?),
+        };
+        if !(self.flink_missed_pushes >= 1.0 && self.flink_missed_pushes.is_finite()) {
+            return Err(ConfigError::MissedPushes(self.flink_missed_pushes));
+        }
+        let flink = crate::flink::FlinkConfig {
+            path_decoding: self.flink_path_decoding,
+            suffix: self.flink_job_suffix,
+            reporter_id_label: self.flink_reporter_id_label.clone(),
+            empty_job_name: self.flink_empty_job_name.clone(),
+        };
+        let expiry = crate::flink::expiry::ExpiryConfig {
+            missed_pushes: self.flink_missed_pushes,
+            group_ttl: group_ttl.map(|d| d.as_secs_f64()),
+            delete_grace: delete_grace.as_secs_f64(),
+        };
+        Ok((flink, expiry))
+    }
+
     /// Validates the flags.
     ///
     /// # Errors
@@ -218,46 +350,12 @@ impl Args {
                 .ok_or_else(|| ConfigError::FlagDuration(flag, v.to_owned()))
         };
         let body_read_timeout = duration("push.body-read-timeout", &self.body_read_timeout)?;
+        let (flink, expiry) = self.flink_and_expiry(duration)?;
+        let flags = self.flags();
         let header_read_timeout = duration("web.header-read-timeout", &self.header_read_timeout)?;
         let persistence_interval = parse_duration(&self.persistence_interval)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| ConfigError::Duration(self.persistence_interval.clone()))?;
-        let flags = vec![
-            ("persistence.file".into(), self.persistence_file.clone()),
-            (
-                "persistence.interval".into(),
-                self.persistence_interval.clone(),
-            ),
-            ("web.listen-address".into(), self.listen_address.clone()),
-            ("web.telemetry-path".into(), self.telemetry_path.clone()),
-            ("web.external-url".into(), self.external_url.clone()),
-            ("web.route-prefix".into(), self.route_prefix.clone()),
-            (
-                "push.disable-consistency-check".into(),
-                self.disable_consistency_check.to_string(),
-            ),
-            (
-                "push.max-body-bytes".into(),
-                self.max_body_bytes.to_string(),
-            ),
-            (
-                "push.max-decompressed-bytes".into(),
-                self.max_decompressed_bytes.to_string(),
-            ),
-            (
-                "web.enable-admin-api".into(),
-                self.enable_admin_api.to_string(),
-            ),
-            (
-                "web.enable-lifecycle".into(),
-                self.enable_lifecycle.to_string(),
-            ),
-            ("log.level".into(), self.log_level.clone()),
-            (
-                "log.format".into(),
-                format!("{:?}", self.log_format).to_lowercase(),
-            ),
-        ];
         Ok(Config {
             listen,
             route_prefix: normalize_prefix(&prefix_source),
@@ -274,6 +372,8 @@ impl Args {
                 max_label_value_length: self.max_label_value_length,
                 max_groups: self.max_groups,
             },
+            flink,
+            expiry,
             body_read_timeout,
             header_read_timeout,
             max_connections: self.max_connections,

@@ -38,6 +38,7 @@
 )]
 
 pub mod config;
+pub mod flink;
 pub mod grouping;
 pub mod model;
 pub mod parse;

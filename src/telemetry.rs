@@ -43,6 +43,8 @@ pub const BUILTIN_FAMILIES: &[(&str, MetricType)] = &[
     ("pushgate_pushes_rejected_total", MetricType::Counter),
     ("pushgate_scrapes_total", MetricType::Counter),
     ("pushgate_store_generation", MetricType::Gauge),
+    ("pushgate_groups_expired_total", MetricType::Counter),
+    ("pushgate_pushes_after_delete_total", MetricType::Counter),
 ];
 
 /// Log output format (`--log.format`).
@@ -198,6 +200,8 @@ struct Inner {
     durations: BTreeMap<&'static str, Window>,
     sizes: BTreeMap<&'static str, Window>,
     rejected: BTreeMap<&'static str, u64>,
+    expired: BTreeMap<&'static str, u64>,
+    swallowed: u64,
     scrapes: BTreeMap<(&'static str, &'static str), u64>,
 }
 
@@ -239,6 +243,16 @@ impl SelfMetrics {
         inner.durations.entry(method).or_default().observe(seconds);
         #[allow(clippy::cast_precision_loss, reason = "body sizes are far below 2^52")]
         inner.sizes.entry(method).or_default().observe(bytes as f64);
+    }
+
+    /// Counts a group removed by expiry.
+    pub fn record_expiry(&self, reason: &'static str) {
+        *self.lock().expired.entry(reason).or_default() += 1;
+    }
+
+    /// Counts a push swallowed because its group was just deleted by its Flink reporter.
+    pub fn record_swallowed(&self) {
+        self.lock().swallowed += 1;
     }
 
     /// Counts a rejected push by reason (`parse`, `inconsistent`, `too_large`, ...).
@@ -307,32 +321,7 @@ impl SelfMetrics {
             SIZE_HELP,
             &inner.sizes,
         ));
-        #[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
-        let rejected = inner
-            .rejected
-            .iter()
-            .map(|(r, n)| series(&[("reason", r)], *n as f64))
-            .collect();
-        out.push(family(
-            "pushgate_pushes_rejected_total",
-            "Pushes refused, by reason.",
-            MetricType::Counter,
-            rejected,
-        ));
-        #[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
-        let scrapes = inner
-            .scrapes
-            .iter()
-            .map(|((format, encoding), n)| {
-                series(&[("encoding", encoding), ("format", format)], *n as f64)
-            })
-            .collect();
-        out.push(family(
-            "pushgate_scrapes_total",
-            "Scrapes served, by negotiated format and content encoding.",
-            MetricType::Counter,
-            scrapes,
-        ));
+        out.extend(counter_families(&inner));
         #[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
         {
             out.push(gauge(
@@ -355,6 +344,58 @@ impl SelfMetrics {
         out.retain(|f| !f.series.is_empty());
         out
     }
+}
+
+/// The `pushgate_*_total` counters.
+fn counter_families(inner: &Inner) -> Vec<StoredFamily> {
+    let mut out = Vec::with_capacity(4);
+    #[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
+    let rejected = inner
+        .rejected
+        .iter()
+        .map(|(r, n)| series(&[("reason", r)], *n as f64))
+        .collect();
+    out.push(family(
+        "pushgate_pushes_rejected_total",
+        "Pushes refused, by reason.",
+        MetricType::Counter,
+        rejected,
+    ));
+    #[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
+    let expired = inner
+        .expired
+        .iter()
+        .map(|(r, n)| series(&[("reason", r)], *n as f64))
+        .collect();
+    out.push(family(
+            "pushgate_groups_expired_total",
+            "Groups removed by expiry: missed_pushes (a Flink reporter group missed --flink.missed-pushes learned intervals) or ttl (--push.group-ttl).",
+            MetricType::Counter,
+            expired,
+        ));
+    #[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
+    let swallowed = inner.swallowed as f64;
+    out.push(family(
+            "pushgate_pushes_after_delete_total",
+            "Pushes answered but not stored because their Flink reporter group was deleted within --flink.delete-grace.",
+            MetricType::Counter,
+            vec![series(&[], swallowed)],
+        ));
+    #[allow(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
+    let scrapes = inner
+        .scrapes
+        .iter()
+        .map(|((format, encoding), n)| {
+            series(&[("encoding", encoding), ("format", format)], *n as f64)
+        })
+        .collect();
+    out.push(family(
+        "pushgate_scrapes_total",
+        "Scrapes served, by negotiated format and content encoding.",
+        MetricType::Counter,
+        scrapes,
+    ));
+    out
 }
 
 const BUILD_INFO_HELP: &str = "A metric with a constant '1' value labeled by version, revision, branch, goversion from which pushgateway was built, and the goos and goarch for the build.";

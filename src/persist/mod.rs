@@ -162,7 +162,7 @@ fn restore_group(store: &Store, g: &StoredGroup) -> Result<(), (String, String)>
         replace = false;
     }
     apply(Vec::new(), replace, g.success)?;
-    store.set_failure_time(&key, g.failure);
+    store.set_times(&key, g.failure, g.interval);
     Ok(())
 }
 
@@ -220,10 +220,16 @@ pub fn write(store: &Store, path: &Path) -> Result<u64, PersistError> {
     Ok(snapshot.generation)
 }
 
-/// Writes `store` to `path` whenever it changed, at most once per `interval`, and once more
-/// when `stop` flips to `true`; then returns.
-pub async fn run(store: Store, path: PathBuf, interval: Duration, mut stop: watch::Receiver<bool>) {
-    let mut written = store.generation();
+/// Writes `store` to `path` whenever it changed since generation `written` (what the file
+/// holds: the restored generation), at most once per `interval`, and once more when `stop`
+/// flips to `true`; then returns.
+pub async fn run(
+    store: Store,
+    path: PathBuf,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+    mut written: u64,
+) {
     loop {
         let stopping = tokio::select! {
             () = tokio::time::sleep(interval) => false,

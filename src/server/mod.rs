@@ -54,6 +54,9 @@ pub struct AppState {
     pub stop: watch::Sender<bool>,
     /// Unix seconds when the state was created (the status API's start time).
     pub started_at: f64,
+    /// When the store was restored from disk (Unix seconds), 0 if it was not. Expiry counts
+    /// missed pushes only from then on: reporters could not push while we were down.
+    pub restored_at: std::sync::atomic::AtomicU64,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
             metrics: SelfMetrics::default(),
             stop: watch::channel(false).0,
             started_at: crate::store::now_seconds(),
+            restored_at: std::sync::atomic::AtomicU64::new(0f64.to_bits()),
         }
     }
 }
@@ -163,6 +167,10 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         Some(path) => {
             let restored =
                 crate::persist::restore(&state.store, &path, state.config.discard_corrupt)?;
+            state.restored_at.store(
+                crate::store::now_seconds().to_bits(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             let (groups, series) = state.store.counts();
             info!(file = %path.display(), ?restored, groups, series, "store restored");
             let (stop, stop_rx) = watch::channel(false);
@@ -171,6 +179,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
                 path,
                 state.config.persistence_interval,
                 stop_rx,
+                state.store.generation(),
             ));
             Some((stop, task))
         }
@@ -183,6 +192,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     })?;
     let stop = state.stop.clone();
     let task = tokio::spawn(accept_loop(listener, state.clone(), stop.subscribe()));
+    tokio::spawn(crate::flink::expiry::run(state.clone(), stop.subscribe()));
     info!(address = %addr, route_prefix = %state.config.route_prefix, consistency_check = state.config.consistency_check, "listening");
     Ok(RunningServer {
         addr,

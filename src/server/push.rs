@@ -142,11 +142,34 @@ pub async fn push(state: &Arc<AppState>, req: Request<Incoming>, path_rest: Stri
 type Handled = Result<(StatusCode, usize), (PushFailure, usize)>;
 
 async fn handle(state: &Arc<AppState>, req: Request<Incoming>, rest: &str) -> Handled {
-    let key = GroupingKey::from_path(rest).map_err(|e| (e.into(), 0))?;
+    let user_agent = req
+        .headers()
+        .get(hyper::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let key = crate::flink::grouping_key(rest, user_agent, &state.config.flink)
+        .map_err(|e| (e.into(), 0))?;
+    let reporter = crate::flink::is_reporter_group(&key, &state.config.flink);
     if req.method() == Method::DELETE {
-        let existed = state.store.delete(&key);
+        let existed = if reporter {
+            let until = crate::store::now_seconds() + state.config.expiry.delete_grace;
+            state.store.delete_with_tombstone(&key, until)
+        } else {
+            state.store.delete(&key)
+        };
         debug!(group = %key, existed, "group deleted");
         return Ok((StatusCode::ACCEPTED, 0));
+    }
+    if reporter && state.store.tombstoned(&key, crate::store::now_seconds()) {
+        // The reporter's last scheduled report raced its own DELETE: answer as if stored
+        // (Flink logs non-2xx as errors) but do not resurrect the group.
+        state.metrics.record_swallowed();
+        debug!(group = %key, "push after delete swallowed");
+        let code = if state.config.consistency_check {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        };
+        return Ok((code, 0));
     }
     let replace = req.method() == Method::PUT;
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());

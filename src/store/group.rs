@@ -106,6 +106,31 @@ pub struct PushTimes {
     pub success: f64,
     /// Unix seconds of the last failed push (0 if none yet).
     pub failure: f64,
+    /// The group's push interval learned from its successful pushes (seconds), once two
+    /// pushes at least [`MIN_LEARNED_INTERVAL`] apart were seen. Expiry uses it.
+    pub interval: Option<f64>,
+}
+
+/// Pushes closer together than this (a re-push, a race) do not teach the interval.
+pub const MIN_LEARNED_INTERVAL: f64 = 1.0;
+
+impl PushTimes {
+    /// The times after a successful push at `now`: the interval is an exponentially weighted
+    /// mean of the gaps between pushes (weight 0.3 for the newest gap).
+    #[must_use]
+    pub fn after_success(self, now: f64) -> PushTimes {
+        let gap = now - self.success;
+        let interval = if self.success > 0.0 && gap >= MIN_LEARNED_INTERVAL {
+            Some(self.interval.map_or(gap, |i| 0.7 * i + 0.3 * gap))
+        } else {
+            self.interval
+        };
+        PushTimes {
+            success: now,
+            failure: self.failure,
+            interval,
+        }
+    }
 }
 
 /// A group: everything pushed under one grouping key.

@@ -158,6 +158,10 @@ pub struct Store {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
+    /// Grouping key -> Unix time until which pushes to it are swallowed (see
+    /// [`Store::delete_with_tombstone`]). Separate from `state`: it is touched only by deletes
+    /// and by pushes to recently deleted keys.
+    tombstones: Mutex<HashMap<GroupingKey, f64>>,
     interner: Interner,
     check: bool,
     limits: Limits,
@@ -192,6 +196,7 @@ impl Store {
         Store {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
+                tombstones: Mutex::default(),
                 interner: Interner::default(),
                 check,
                 limits,
@@ -238,10 +243,10 @@ impl Store {
             .into());
         }
         let families = merge_families(old.as_deref(), &prepared, req.replace);
-        let times = PushTimes {
-            success: now,
-            failure: old.as_ref().map_or(0.0, |g| g.times.failure),
-        };
+        let times = old
+            .as_ref()
+            .map_or(PushTimes::default(), |g| g.times)
+            .after_success(now);
         let new = Arc::new(Group::new(req.key.clone(), group_labels, families, times));
         if self.shared.check {
             let target = Target {
@@ -277,6 +282,60 @@ impl Store {
             state.index.replace(Some(&old), None, &HashMap::new());
         }
         state.series -= old.series_count();
+        state.generation += 1;
+        true
+    }
+
+    /// Deletes the group and swallows pushes to its key until `until` (Unix seconds): a Flink
+    /// reporter's last scheduled report can race its own DELETE on shutdown, and would
+    /// otherwise resurrect the group forever.
+    #[must_use = "a delete of a missing group is not an error, but callers should say so in logs"]
+    pub fn delete_with_tombstone(&self, key: &GroupingKey, until: f64) -> bool {
+        let mut tombstones = self
+            .shared
+            .tombstones
+            .lock()
+            .expect("tombstone lock is never poisoned");
+        let now = now_seconds();
+        if tombstones.len() > 4096 {
+            tombstones.retain(|_, t| *t > now);
+        }
+        tombstones.insert(key.clone(), until);
+        drop(tombstones);
+        self.delete(key)
+    }
+
+    /// Whether pushes to `key` are currently swallowed after a delete.
+    #[must_use]
+    pub fn tombstoned(&self, key: &GroupingKey, now: f64) -> bool {
+        let mut tombstones = self
+            .shared
+            .tombstones
+            .lock()
+            .expect("tombstone lock is never poisoned");
+        match tombstones.get(key) {
+            Some(until) if *until > now => true,
+            Some(_) => {
+                tombstones.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Deletes `group` only if it is still the current version of its key (an expiry decision
+    /// must not remove a group that was pushed to meanwhile).
+    pub fn delete_if_unchanged(&self, group: &Arc<Group>) -> bool {
+        let mut state = self.lock();
+        match state.groups.get(&group.key) {
+            Some(current) if Arc::ptr_eq(current, group) => {}
+            _ => return false,
+        }
+        state.groups.remove(&group.key);
+        if self.shared.check {
+            state.index.replace(Some(group), None, &HashMap::new());
+        }
+        state.series -= group.series_count();
         state.generation += 1;
         true
     }
@@ -318,13 +377,14 @@ impl Store {
         self.lock().groups.get(key).cloned()
     }
 
-    /// Sets a group's `push_failure_time_seconds` (used when restoring from disk).
-    pub fn set_failure_time(&self, key: &GroupingKey, failure: f64) {
+    /// Sets a group's failure time and learned interval (used when restoring from disk).
+    pub fn set_times(&self, key: &GroupingKey, failure: f64, interval: Option<f64>) {
         let mut state = self.lock();
         if let Some(g) = state.groups.get(key) {
             let updated = Arc::new(g.with_times(PushTimes {
-                success: g.times.success,
                 failure,
+                interval,
+                ..g.times
             }));
             state.groups.insert(key.clone(), updated);
             state.generation += 1;
@@ -528,8 +588,8 @@ fn merge_families(
 fn record_failure_locked(state: &mut State, key: &GroupingKey, now: f64) {
     if let Some(g) = state.groups.get(key) {
         let updated = Arc::new(g.with_times(PushTimes {
-            success: g.times.success,
             failure: now,
+            ..g.times
         }));
         state.groups.insert(key.clone(), updated);
         state.generation += 1;

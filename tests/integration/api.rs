@@ -110,7 +110,8 @@ fn groups(json: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn metrics_api_matches_the_go_gateway_byte_for_byte_but_times() {
-    let s = start().await;
+    // Go-compatible mode: the recording's job names keep Flink's suffix.
+    let s = crate::support::start_with(&["--flink.job-suffix=keep"]).await;
     push_like_the_recording(&s).await;
     let ours = s.get("/api/v1/metrics").await.expect_status(200).text();
     let go = fixture("realpgw-1.5.1/api-v1-metrics.json");

@@ -1,7 +1,13 @@
 //! Replays of real Flink pushes (fixtures/README.md), compared with what the Go Pushgateway
 //! 1.5.1 exposed for the same pushes.
 
-use crate::support::{assert_lines_equal, fixture, pushed_only, sample_lines, start, TestServer};
+use crate::support::{
+    assert_lines_equal, fixture, pushed_only, sample_lines, start, start_with, TestServer,
+};
+
+async fn start_keep() -> TestServer {
+    start_with(&["--flink.job-suffix=keep"]).await
+}
 
 const JM_230: &str = "/metrics/job/flinkpgw1aad809d7e0ec3094164704a63618361/k1/v1/k2/v2";
 const TM_230: &str = "/metrics/job/flinkpgwf451c26a333bf1ebebb2cf061f1cfd74/k1/v1/k2/v2";
@@ -14,8 +20,9 @@ async fn put_fixture(s: &TestServer, path: &str, file: &str) {
     s.put(path, &fixture(file)).await.expect_status(200);
 }
 
+/// Go-compatible mode (`--flink.job-suffix=keep`): the scrape must equal the Go gateway's.
 async fn replay_230() -> TestServer {
-    let s = start().await;
+    let s = start_keep().await;
     put_fixture(&s, JM_230, "flink-2.3.0/jm.txt").await;
     put_fixture(&s, TM_230, "flink-2.3.0/tm.txt").await;
     s
@@ -83,7 +90,7 @@ async fn flink_edge_labels_are_decoded_and_escaped_as_the_go_gateway_does() {
 async fn flink_delete_of_the_tm_path_removes_only_the_tm_group() {
     let s = replay_230().await;
     s.delete(TM_230).await.expect_status(202);
-    let jm_only = start().await;
+    let jm_only = start_keep().await;
     put_fixture(&jm_only, JM_230, "flink-2.3.0/jm.txt").await;
     assert_lines_equal(&s.scrape_pushed().await, &jm_only.scrape_pushed().await);
     let store = s.scrape_store().await;

@@ -6,6 +6,7 @@ mod admin;
 mod api;
 mod compression;
 mod consistency;
+mod flink;
 mod flink_replay;
 mod limits;
 mod negotiation;
