@@ -148,6 +148,8 @@ pub struct Config {
     pub limits: crate::store::Limits,
     /// Flink path and suffix handling.
     pub flink: crate::flink::FlinkConfig,
+    /// Rollup rules (built-in Flink rules plus the config file's), compiled.
+    pub aggregator: std::sync::Arc<crate::aggregate::Aggregator>,
     /// Stale-group expiry.
     pub expiry: crate::flink::expiry::ExpiryConfig,
     /// Time allowed to receive a push body.
@@ -196,6 +198,9 @@ pub enum ConfigError {
     /// Occurs when `--log.level` is not one of debug, info, warn, error.
     #[error("invalid --log.level {0:?}: expected one of debug, info, warn, error")]
     LogLevel(String),
+    /// Occurs when a rollup rule is invalid.
+    #[error(transparent)]
+    Aggregate(#[from] crate::aggregate::AggregateError),
     /// Occurs when `--flink.missed-pushes` is below 1.
     #[error("invalid --flink.missed-pushes {0}: must be at least 1")]
     MissedPushes(f64),
@@ -352,6 +357,9 @@ impl Args {
         let body_read_timeout = duration("push.body-read-timeout", &self.body_read_timeout)?;
         let (flink, expiry) = self.flink_and_expiry(duration)?;
         let flags = self.flags();
+        let aggregator = std::sync::Arc::new(crate::aggregate::Aggregator::new(
+            &crate::aggregate::AggregateSpec::default(),
+        )?);
         let header_read_timeout = duration("web.header-read-timeout", &self.header_read_timeout)?;
         let persistence_interval = parse_duration(&self.persistence_interval)
             .filter(|d| !d.is_zero())
@@ -374,6 +382,7 @@ impl Args {
             },
             flink,
             expiry,
+            aggregator,
             body_read_timeout,
             header_read_timeout,
             max_connections: self.max_connections,

@@ -37,6 +37,7 @@
     reason = "the only panics are `expect`s on invariants (unpoisoned locks), each saying why"
 )]
 
+pub mod aggregate;
 pub mod config;
 pub mod flink;
 pub mod grouping;

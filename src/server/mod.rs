@@ -50,6 +50,8 @@ pub struct AppState {
     pub cache: ScrapeCache,
     /// The gateway's own metrics.
     pub metrics: SelfMetrics,
+    /// Rollup rules and their per-generation cache.
+    pub aggregator: Arc<crate::aggregate::Aggregator>,
     /// Sending `true` stops the server gracefully (signals, `/-/quit`).
     pub stop: watch::Sender<bool>,
     /// Unix seconds when the state was created (the status API's start time).
@@ -64,11 +66,13 @@ impl AppState {
     #[must_use]
     pub fn new(config: Config) -> AppState {
         let store = Store::with_limits(BUILTIN_FAMILIES, config.consistency_check, config.limits);
+        let aggregator = config.aggregator.clone();
         AppState {
             config,
             store,
             cache: ScrapeCache::default(),
             metrics: SelfMetrics::default(),
+            aggregator,
             stop: watch::channel(false).0,
             started_at: crate::store::now_seconds(),
             restored_at: std::sync::atomic::AtomicU64::new(0f64.to_bits()),

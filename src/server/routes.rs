@@ -4,6 +4,7 @@
 //! - `PUT|POST|DELETE /metrics/job/<JOB>{/<LABEL>/<VALUE>}` and the `@base64` forms: push and
 //!   delete (see [`super::push`]); `OPTIONS` answers with `Allow`, other methods 405.
 //! - `GET <telemetry path>` (default `/metrics`): the merged scrape (see [`super::scrape`]).
+//! - `GET <telemetry path>/aggregated`: the rollups only (see [`crate::aggregate`]).
 //! - `GET /-/healthy`, `GET /-/ready`: 200 `OK` (see [`super::admin`]).
 //! - `GET /api/v1/status`, `GET /api/v1/metrics`: the JSON API (see [`super::api`]);
 //!   `OPTIONS /api/v1/<anything>`: 200 with the CORS headers.
@@ -36,6 +37,13 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Resp {
     if rel == state.config.telemetry_path {
         return match *req.method() {
             Method::GET => scrape::scrape(&state, req.headers()).await,
+            Method::OPTIONS => options(GET_ALLOW),
+            _ => method_not_allowed(GET_ALLOW),
+        };
+    }
+    if rel.strip_prefix(state.config.telemetry_path.as_str()) == Some("/aggregated") {
+        return match *req.method() {
+            Method::GET => scrape::aggregated(&state).await,
             Method::OPTIONS => options(GET_ALLOW),
             _ => method_not_allowed(GET_ALLOW),
         };

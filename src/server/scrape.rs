@@ -31,6 +31,24 @@ use crate::render::Format;
 /// Content type of the text exposition format 0.0.4.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// Serves `GET <prefix><telemetry path>/aggregated`: the rollups only, text format, rendered
+/// once per store generation.
+pub async fn aggregated(state: &Arc<AppState>) -> Resp {
+    let st = state.clone();
+    match tokio::task::spawn_blocking(move || st.aggregator.render(&st.store.snapshot())).await {
+        Ok(bytes) => {
+            let mut r = Response::new(Body::from(bytes));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_CONTENT_TYPE));
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rollup rendering failed");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "rollup rendering failed")
+        }
+    }
+}
+
 /// Serves a scrape.
 pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
@@ -44,7 +62,10 @@ pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
         let snapshot = st.store.snapshot();
         let shared = st.cache.generation(snapshot.generation);
         let (groups, series) = st.store.counts();
-        let own = st.metrics.families(groups, series, snapshot.generation);
+        let mut own = st.metrics.families(groups, series, snapshot.generation);
+        if st.aggregator.append_to_metrics {
+            own.extend(st.aggregator.evaluate(&snapshot));
+        }
         shared.body(&snapshot, &own, format, gzipped)
     })
     .await;

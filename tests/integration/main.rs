@@ -3,6 +3,7 @@
 mod support;
 
 mod admin;
+mod aggregate;
 mod api;
 mod compression;
 mod consistency;
