@@ -2,7 +2,7 @@
 //! subtask's series.
 //!
 //! Owns: rollup rules (a metric-name regex, a function — sum, max, min, avg or count — and the
-//! labels to keep, PromQL's `by`), the built-in Flink rules ([`flink_defaults`]), evaluating
+//! labels to keep, `PromQL`'s `by`), the built-in Flink rules ([`flink_defaults`]), evaluating
 //! them over a snapshot ([`Aggregator::evaluate`]) and the per-generation cache behind
 //! `GET <prefix>/metrics/aggregated` ([`Aggregator::render`]).
 //! Does not own: loading rules from the config file (`config_file`) or HTTP.
@@ -188,8 +188,11 @@ pub struct Aggregator {
     rules: Vec<Rule>,
     /// Whether `/metrics` also carries the rollups.
     pub append_to_metrics: bool,
-    cache: Mutex<Option<(u64, Arc<Vec<StoredFamily>>, Bytes)>>,
+    cache: Mutex<Option<Cached>>,
 }
+
+/// Generation, evaluated families, rendered text.
+type Cached = (u64, Arc<Vec<StoredFamily>>, Bytes);
 
 impl std::fmt::Debug for Aggregator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -441,17 +444,15 @@ mod tests {
         for v in [1.0, f64::NAN, 3.0] {
             acc.add(v);
         }
-        assert_eq!(
-            [
-                Function::Sum,
-                Function::Max,
-                Function::Min,
-                Function::Avg,
-                Function::Count
-            ]
-            .map(|f| acc.result(f)),
-            [4.0, 3.0, 1.0, 2.0, 2.0]
-        );
+        let got = [
+            Function::Sum,
+            Function::Max,
+            Function::Min,
+            Function::Avg,
+            Function::Count,
+        ]
+        .map(|f| acc.result(f).to_bits());
+        assert_eq!(got, [4.0f64, 3.0, 1.0, 2.0, 2.0].map(f64::to_bits));
         assert!(Acc::default().result(Function::Max).is_nan());
     }
 }
