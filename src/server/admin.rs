@@ -1,7 +1,7 @@
 //! Health, readiness, the admin wipe and the lifecycle endpoint.
 //!
 //! Owns: `/-/healthy` (the process serves HTTP) and `/-/ready` (the store is ready to take
-//! pushes and scrapes). Both answer `200 OK` with body `OK` to `GET` and `HEAD`, as the Go
+//! pushes and scrapes). Both answer `200 OK` with body `OK` to `GET`, as the Go
 //! gateway does; other methods get 405.
 //! Also `PUT /api/v1/admin/wipe` ([`wipe`]; routed only with `--web.enable-admin-api`, 202 as
 //! in Go) and `/-/quit` ([`quit`]; `PUT`/`POST` shut down gracefully with
@@ -23,7 +23,7 @@ pub fn health(state: &AppState, req: &Request<Incoming>, path: &str) -> Resp {
         "healthy"
     };
     let resp = match *req.method() {
-        Method::GET | Method::HEAD => {
+        Method::GET => {
             let mut r = Response::new(Body::from("OK"));
             r.headers_mut().insert(
                 CONTENT_TYPE,
@@ -31,7 +31,7 @@ pub fn health(state: &AppState, req: &Request<Incoming>, path: &str) -> Resp {
             );
             r
         }
-        _ => method_not_allowed("GET, HEAD"),
+        _ => method_not_allowed("GET, OPTIONS"),
     };
     state
         .metrics
