@@ -149,9 +149,7 @@ fn write_count_sample(
     extra: Option<(&str, f64)>,
     value: f64,
 ) {
-    write_head(out, name, suffix, labels, extra);
-    write_count(out, value);
-    out.push(b'\n');
+    write_line(out, (name, suffix), labels, extra, value, write_count);
 }
 
 fn write_sample(
@@ -162,8 +160,20 @@ fn write_sample(
     extra: Option<(&str, f64)>,
     value: f64,
 ) {
+    write_line(out, (name, suffix), labels, extra, value, write_float);
+}
+
+/// One sample line: head, the value written by `write_value`, newline.
+fn write_line(
+    out: &mut Vec<u8>,
+    (name, suffix): (&str, &str),
+    labels: &[(Str, Str)],
+    extra: Option<(&str, f64)>,
+    value: f64,
+    write_value: fn(&mut Vec<u8>, f64),
+) {
     write_head(out, name, suffix, labels, extra);
-    write_float(out, value);
+    write_value(out, value);
     out.push(b'\n');
 }
 
