@@ -100,6 +100,18 @@ pub struct Args {
     /// stored for this long (the reporter's last report racing its close).
     #[arg(long = "flink.delete-grace", default_value = "30s")]
     pub flink_delete_grace: String,
+    /// Metric and label names outside the classic Prometheus alphabet (quoted UTF-8 names in
+    /// text, any protobuf name): `on` renames them (see --flink.scope-delimiter) and applies the
+    /// config file's rename rules; `off` refuses them with 400, as the Go gateway does.
+    #[arg(long = "flink.rename", value_enum, default_value = "on")]
+    pub flink_rename: crate::flink::rename::RenameMode,
+    /// Flink's `metrics.scope.delimiter`: renaming turns it (and every character invalid in a
+    /// name) into `_`; the rename presets split scopes on it.
+    #[arg(long = "flink.scope-delimiter", default_value = ".")]
+    pub flink_scope_delimiter: String,
+    /// YAML file with rename rules and rollup rules (see the README); empty for none.
+    #[arg(long = "config.file", default_value = "")]
+    pub config_file: String,
     /// Remove any group not pushed for this long (e.g. 1h); empty or 0 disables.
     #[arg(long = "push.group-ttl", default_value = "")]
     pub group_ttl: String,
@@ -150,6 +162,9 @@ pub struct Config {
     pub flink: crate::flink::FlinkConfig,
     /// Rollup rules (built-in Flink rules plus the config file's), compiled.
     pub aggregator: std::sync::Arc<crate::aggregate::Aggregator>,
+    /// Name renaming (scope delimiter, the config file's rules); `None` with
+    /// `--flink.rename=off`.
+    pub renamer: Option<std::sync::Arc<crate::flink::rename::Renamer>>,
     /// Stale-group expiry.
     pub expiry: crate::flink::expiry::ExpiryConfig,
     /// Time allowed to receive a push body.
@@ -201,6 +216,12 @@ pub enum ConfigError {
     /// Occurs when a rollup rule is invalid.
     #[error(transparent)]
     Aggregate(#[from] crate::aggregate::AggregateError),
+    /// Occurs when `--config.file` cannot be read or holds an unusable rule.
+    #[error(transparent)]
+    File(#[from] crate::config_file::ConfigFileError),
+    /// Occurs when `--flink.scope-delimiter` is not one character other than a letter or digit.
+    #[error("invalid --flink.scope-delimiter {0:?}: must be one character, not a letter or digit")]
+    ScopeDelimiter(String),
     /// Occurs when `--flink.missed-pushes` is below 1.
     #[error("invalid --flink.missed-pushes {0}: must be at least 1")]
     MissedPushes(f64),
@@ -269,6 +290,12 @@ impl Args {
             ),
             ("flink.missed-pushes", self.flink_missed_pushes.to_string()),
             ("flink.delete-grace", self.flink_delete_grace.clone()),
+            (
+                "flink.rename",
+                format!("{:?}", self.flink_rename).to_lowercase(),
+            ),
+            ("flink.scope-delimiter", self.flink_scope_delimiter.clone()),
+            ("config.file", self.config_file.clone()),
             ("persistence.file", self.persistence_file.clone()),
             ("persistence.interval", self.persistence_interval.clone()),
             (
@@ -357,9 +384,13 @@ impl Args {
         let body_read_timeout = duration("push.body-read-timeout", &self.body_read_timeout)?;
         let (flink, expiry) = self.flink_and_expiry(duration)?;
         let flags = self.flags();
-        let aggregator = std::sync::Arc::new(crate::aggregate::Aggregator::new(
-            &crate::aggregate::AggregateSpec::default(),
-        )?);
+        let delimiter = crate::flink::rename::parse_delimiter(&self.flink_scope_delimiter)
+            .ok_or_else(|| ConfigError::ScopeDelimiter(self.flink_scope_delimiter.clone()))?;
+        let file = (!self.config_file.is_empty()).then(|| std::path::Path::new(&self.config_file));
+        let crate::config_file::Compiled {
+            renamer,
+            aggregator,
+        } = crate::config_file::compile(file, self.flink_rename, delimiter)?;
         let header_read_timeout = duration("web.header-read-timeout", &self.header_read_timeout)?;
         let persistence_interval = parse_duration(&self.persistence_interval)
             .filter(|d| !d.is_zero())
@@ -383,6 +414,7 @@ impl Args {
             flink,
             expiry,
             aggregator,
+            renamer,
             body_read_timeout,
             header_read_timeout,
             max_connections: self.max_connections,

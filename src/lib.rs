@@ -7,6 +7,7 @@
 //! ```text
 //! server::routes -> server::push -> grouping::GroupingKey::from_path
 //!     -> server::encoding (gzip/snappy, bounded) -> parse::{text,protobuf}
+//!     -> flink::rename (scope delimiter, rename rules; cached per name)
 //!     -> store::Store::apply (incremental consistency index) -> new Arc<Group>
 //! server::scrape -> store::Store::snapshot -> render (cached bytes per group/family,
 //!     per-generation scrape cache) -> response body of zero-copy chunks
@@ -19,7 +20,8 @@
 //! - [`store`] keeps groups, the consistency index, interning.
 //! - [`render`] builds the merged exposition (text, OpenMetrics, protobuf; gzip).
 //! - [`server`] serves HTTP: pushes, negotiated scrapes, the JSON API, admin and lifecycle.
-//! - [`config`] and [`telemetry`] handle flags, logging and the gateway's own metrics.
+//! - [`config`] and [`telemetry`] handle flags, logging and the gateway's own metrics;
+//!   [`config_file`] reads the YAML file with rename and rollup rules.
 //!
 //! A push costs O(size of the push): the store checks it against indexes kept up to date
 //! incrementally, never by re-gathering the store as the Go gateway does. A scrape re-renders
@@ -39,6 +41,7 @@
 
 pub mod aggregate;
 pub mod config;
+pub mod config_file;
 pub mod flink;
 pub mod grouping;
 pub mod model;

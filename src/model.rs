@@ -9,7 +9,9 @@
 //! `Vec<Family<'_>>` and leaves into `store::Store::apply`, which validates, adds grouping
 //! labels and interns.
 //!
-//! Invariants a parser guarantees for every `Family` it returns:
+//! Invariants a parser guarantees for every `Family` it returns (with `parse::Names::Utf8`,
+//! names may be any non-empty UTF-8 until `flink::rename` has sanitized them; the store only
+//! ever sees families that meet all of these):
 //! - `name` is a valid metric name, every label name is a valid label name, not `__name__`;
 //! - no metric has two labels with the same name;
 //! - the [`Value`] variant fits the family type: `Scalar` for counter, gauge and untyped,

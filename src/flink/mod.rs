@@ -2,8 +2,10 @@
 //!
 //! Owns: turning a push path into a grouping key the way Flink users need it
 //! ([`grouping_key`]): Java form-decoding of the path (Flink's reporter encodes a space as
-//! `+`) and the split of Flink's random job-name suffix into a label ([`suffix`]); and the
-//! expiry of groups whose reporter is gone ([`expiry`]).
+//! `+`) and the split of Flink's random job-name suffix into a label ([`suffix`]); the
+//! expiry of groups whose reporter is gone ([`expiry`]); and renaming metric names that are
+//! not classic Prometheus names, with rules that turn Flink scope formats into labels
+//! ([`rename`], applied between parsing and the store).
 //! Does not own: the generic grouping-key syntax (`grouping`) or storage (`store`).
 //!
 //! Data enters as the raw push path and `User-Agent` of a request and leaves as a
@@ -12,6 +14,7 @@
 //! its PUTs wrote.
 
 pub mod expiry;
+pub mod rename;
 pub mod suffix;
 
 use crate::grouping::{GroupingKey, GroupingKeyError};

@@ -16,6 +16,20 @@ pub const PROTOBUF_MEDIA_TYPE: &str = "application/vnd.google.protobuf";
 /// The `proto` parameter that goes with [`PROTOBUF_MEDIA_TYPE`].
 pub const PROTOBUF_PROTO: &str = "io.prometheus.client.MetricFamily";
 
+/// Which metric and label names a decoder accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Names {
+    /// Only classic Prometheus names (`[a-zA-Z_:][a-zA-Z0-9_:]*`, labels without `:`), as the
+    /// Go Pushgateway 1.5.1 accepts them; anything else is a parse error.
+    #[default]
+    Classic,
+    /// Also any non-empty UTF-8 name: quoted names in text (`{"a.b", "c.d"="v"} 1`,
+    /// `# TYPE "a.b" gauge`) and any name in protobuf. The families then break the name
+    /// invariants of [`crate::model`] until `flink::rename` has sanitized them, which must run
+    /// before the store sees them.
+    Utf8,
+}
+
 /// The decoder a push body needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

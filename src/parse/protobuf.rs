@@ -9,6 +9,8 @@
 //! family whose metric carries only a `counter` is refused, as `client_golang`'s
 //! `checkMetricConsistency` refuses it in the Go gateway). Label values are valid UTF-8 by
 //! construction: prost refuses a `string` field that is not.
+//! With [`Names::Utf8`] any non-empty metric or label name is accepted (the `__` prefix stays
+//! reserved) and `flink::rename` sanitizes it later.
 //! Does not own: timestamps (kept in the model; the store refuses them), grouping labels,
 //! consistency with the store.
 //!
@@ -30,6 +32,7 @@ use crate::model::{
     is_valid_label_name, is_valid_metric_name, Exemplar, Family, Histogram, Label, Metric,
     MetricType, NativeBuckets, NativeHistogram, Summary, Value,
 };
+use crate::parse::Names;
 use crate::proto;
 
 /// A body that is not a valid delimited `MetricFamily` stream, or a family that breaks a rule.
@@ -117,7 +120,7 @@ pub enum ProtobufErrorKind {
     },
 }
 
-/// Parses a delimited protobuf body into metric families.
+/// Parses a delimited protobuf body into metric families, accepting classic names only.
 ///
 /// Families come in order of first appearance of their name; a repeated name replaces the
 /// earlier family in place. An empty body gives no families.
@@ -127,6 +130,15 @@ pub enum ProtobufErrorKind {
 /// The first framing, decoding or validity error, with the offset of its message; see
 /// [`ProtobufErrorKind`].
 pub fn parse(body: &[u8]) -> Result<Vec<Family<'static>>, ProtobufError> {
+    parse_with(body, Names::Classic)
+}
+
+/// Like [`parse`]; with [`Names::Utf8`] any non-empty name is accepted.
+///
+/// # Errors
+///
+/// As [`parse`].
+pub fn parse_with(body: &[u8], names: Names) -> Result<Vec<Family<'static>>, ProtobufError> {
     let mut out: Vec<Family<'static>> = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
     let mut pos = 0;
@@ -137,7 +149,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<Family<'static>>, ProtobufError> {
         pos = next;
         let decoded = proto::MetricFamily::decode(message)
             .map_err(|e| err(ProtobufErrorKind::Decode(e.to_string())))?;
-        let Some(family) = convert_family(decoded).map_err(err)? else {
+        let Some(family) = convert_family(decoded, names).map_err(err)? else {
             continue;
         };
         if let Some(&i) = by_name.get(family.name.as_ref()) {
@@ -166,9 +178,16 @@ fn next_message(body: &[u8], pos: usize) -> Result<(&[u8], usize), ProtobufError
 }
 
 /// One decoded family as a model family; `None` when it has no metrics.
-fn convert_family(mf: proto::MetricFamily) -> Result<Option<Family<'static>>, ProtobufErrorKind> {
+fn convert_family(
+    mf: proto::MetricFamily,
+    names: Names,
+) -> Result<Option<Family<'static>>, ProtobufErrorKind> {
     let name = mf.name.unwrap_or_default();
-    if !is_valid_metric_name(&name) {
+    let valid = match names {
+        Names::Classic => is_valid_metric_name(&name),
+        Names::Utf8 => !name.is_empty(),
+    };
+    if !valid {
         return Err(ProtobufErrorKind::InvalidMetricName(name));
     }
     let kind = family_type(&name, mf.r#type)?;
@@ -178,7 +197,7 @@ fn convert_family(mf: proto::MetricFamily) -> Result<Option<Family<'static>>, Pr
     let metrics = mf
         .metric
         .into_iter()
-        .map(|m| convert_metric(&name, kind, m))
+        .map(|m| convert_metric(&name, kind, m, names))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(Family {
         name: Cow::Owned(name),
@@ -209,8 +228,9 @@ fn convert_metric(
     name: &str,
     kind: MetricType,
     m: proto::Metric,
+    names: Names,
 ) -> Result<Metric<'static>, ProtobufErrorKind> {
-    let labels = convert_labels(name, kind, m.label)?;
+    let labels = convert_labels(name, kind, m.label, names)?;
     let missing = |field| ProtobufErrorKind::KindMismatch {
         metric: name.to_owned(),
         kind: kind.as_upper_str(),
@@ -238,13 +258,18 @@ fn convert_labels(
     metric: &str,
     kind: MetricType,
     pairs: Vec<proto::LabelPair>,
+    names: Names,
 ) -> Result<Vec<Label<'static>>, ProtobufErrorKind> {
     let mut labels: Vec<Label<'static>> = Vec::with_capacity(pairs.len());
     for pair in pairs {
         let label = pair.name.unwrap_or_default();
         let err =
             |make: fn(String, String) -> ProtobufErrorKind| make(metric.to_owned(), label.clone());
-        if !is_valid_label_name(&label) {
+        let valid = match names {
+            Names::Classic => is_valid_label_name(&label),
+            Names::Utf8 => !label.is_empty(),
+        };
+        if !valid {
             return Err(err(|metric, label| ProtobufErrorKind::InvalidLabelName {
                 metric,
                 label,

@@ -1,9 +1,12 @@
 //! The text exposition format (version 0.0.4): a push body in, borrowed [`Family`] values out.
 //!
 //! Owns: the text syntax exactly as the Go Pushgateway 1.5.1 accepts it (its parser is
-//! prometheus/common `expfmt/text_parse.go`), and [`TextError`], whose messages match Go's.
-//! Does not own: checks against stored metrics (`store::consistency`), grouping labels, quoted
-//! UTF-8 metric names, or Flink handling; those run later, on this module's output.
+//! prometheus/common `expfmt/text_parse.go`), and [`TextError`], whose messages match Go's;
+//! with [`Names::Utf8`] also the quoted names of the newer exposition format
+//! (`{"a.b", "c.d"="v"} 1`, `# HELP "a.b" text`), kept raw.
+//! Does not own: checks against stored metrics (`store::consistency`), grouping labels, or
+//! Flink handling (`flink::rename` sanitizes quoted names); those run later, on this module's
+//! output.
 //!
 //! Data enters as the whole request body (`&[u8]`) and leaves as `Vec<Family<'body>>`: one
 //! family per distinct name, in order of first appearance, meeting the invariants listed in
@@ -23,6 +26,12 @@
 //! - `# TYPE x gauge_histogram` is rejected; Go 1.5.1 accepts it and then fails every scrape;
 //! - HELP text must be valid UTF-8; Go stores and renders the raw bytes;
 //! - `_count` and `_sum` values are kept as floats; Go truncates counts to integers.
+//!
+//! Quoted names ([`Names::Utf8`] only) follow the Prometheus text format's UTF-8 extension: a
+//! quoted metric name is the first item inside the braces (a bare name before the braces
+//! stays classic), a label name may be quoted, and so may the name of a `# HELP` or `# TYPE`
+//! line. A quoted name is read like a label value (escapes `\\`, `\"` and `\n`) and must not be
+//! empty; `_count`, `_sum` and `_bucket` suffixes work on it as on classic names.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -31,6 +40,7 @@ use std::hash::{BuildHasher, RandomState};
 use memchr::{memchr, memchr2, memchr3};
 
 use crate::model::{Family, Label, Metric, MetricType, Value};
+use crate::parse::Names;
 
 /// Longest input snippet, in bytes, that an error message quotes.
 const MAX_SNIPPET: usize = 100;
@@ -115,6 +125,12 @@ pub enum TextErrorKind {
     /// Occurs when anything, blanks included, follows a timestamp.
     #[error("spurious string after timestamp: {0:?}")]
     SpuriousAfterTimestamp(String),
+    /// Occurs when a quoted name ([`Names::Utf8`]) holds a raw newline or is not valid UTF-8.
+    #[error("invalid quoted name {0:?}")]
+    InvalidQuotedName(String),
+    /// Occurs when a quoted metric name inside braces is followed by neither `,` nor `}`.
+    #[error("expected ',' or '}}' after quoted metric name, found {0:?}")]
+    ExpectedCommaOrBrace(char),
     /// Occurs when a summary sample other than `_count` or `_sum` has no `quantile` label.
     #[error("summary sample {0:?} has no quantile label")]
     MissingQuantile(String),
@@ -123,7 +139,8 @@ pub enum TextErrorKind {
     MissingBucket(String),
 }
 
-/// Parses a text-format body into metric families.
+/// Parses a text-format body into metric families, accepting classic names only (as the Go
+/// Pushgateway 1.5.1 does).
 ///
 /// Families come one per distinct name, in order of first appearance; samples of one name
 /// scattered over the body end up in one family, and summary or histogram samples sharing a
@@ -134,7 +151,16 @@ pub enum TextErrorKind {
 ///
 /// Returns the first syntax error, with the line it was found in; see [`TextErrorKind`].
 pub fn parse(body: &[u8]) -> Result<Vec<Family<'_>>, TextError> {
-    let mut parser = Parser::new(body);
+    parse_with(body, Names::Classic)
+}
+
+/// Like [`parse`], and with [`Names::Utf8`] also accepts quoted names (see the module doc).
+///
+/// # Errors
+///
+/// Returns the first syntax error, with the line it was found in; see [`TextErrorKind`].
+pub fn parse_with(body: &[u8], names: Names) -> Result<Vec<Family<'_>>, TextError> {
+    let mut parser = Parser::new(body, names == Names::Utf8);
     match parser.run() {
         Ok(()) => Ok(parser.finish()),
         Err(kind) => Err(TextError {
@@ -219,6 +245,8 @@ enum Field {
     Help,
     /// A label value: runs to the closing quote; escapes `\\`, `\n` and `\"`.
     LabelValue,
+    /// A quoted metric or label name ([`Names::Utf8`]): read like a label value.
+    Name,
 }
 
 impl Field {
@@ -227,7 +255,7 @@ impl Field {
     fn find_stop(self, rest: &[u8]) -> Option<usize> {
         match self {
             Field::Help => memchr2(b'\\', b'\n', rest),
-            Field::LabelValue => memchr3(b'"', b'\\', b'\n', rest),
+            Field::LabelValue | Field::Name => memchr3(b'"', b'\\', b'\n', rest),
         }
     }
 
@@ -237,14 +265,24 @@ impl Field {
         match self {
             Field::Help => TextErrorKind::InvalidHelp(snippet(bytes)),
             Field::LabelValue => TextErrorKind::InvalidLabelValue(snippet(bytes)),
+            Field::Name => TextErrorKind::InvalidQuotedName(snippet(bytes)),
+        }
+    }
+
+    /// The error for a raw newline inside a quoted string.
+    #[cold]
+    fn unescaped_newline(self, bytes: &[u8]) -> TextErrorKind {
+        match self {
+            Field::Name => TextErrorKind::InvalidQuotedName(snippet(bytes)),
+            Field::Help | Field::LabelValue => TextErrorKind::UnescapedNewline(snippet(bytes)),
         }
     }
 }
 
 /// A family being built.
 struct Slot<'a> {
-    /// The family name, as first seen.
-    name: &'a str,
+    /// The family name, as first seen (owned only for a quoted name with escapes).
+    name: Cow<'a, str>,
     /// The unescaped HELP text.
     help: Option<Cow<'a, str>>,
     /// Unset until a TYPE line or the first sample.
@@ -256,7 +294,7 @@ struct Slot<'a> {
 }
 
 impl<'a> Slot<'a> {
-    fn new(name: &'a str) -> Self {
+    fn new(name: Cow<'a, str>) -> Self {
         Slot {
             name,
             help: None,
@@ -268,7 +306,7 @@ impl<'a> Slot<'a> {
 
     fn into_family(self) -> Family<'a> {
         Family {
-            name: Cow::Borrowed(self.name),
+            name: self.name,
             help: self.help,
             kind: self.kind.unwrap_or(MetricType::Untyped),
             metrics: self.metrics,
@@ -319,7 +357,7 @@ fn same_labels(a: &[Label<'_>], b: &[Label<'_>]) -> bool {
 /// One sample line being read.
 struct Sample<'a> {
     /// The name as written (`foo_count` for a summary `foo`'s count).
-    name: &'a str,
+    name: Cow<'a, str>,
     /// Index of its family in `Parser::slots`.
     slot: usize,
     /// The family's type.
@@ -348,17 +386,19 @@ struct Parser<'a> {
     /// The families, in order of first appearance (families without metrics included).
     slots: Vec<Slot<'a>>,
     /// Family name to index into `slots`.
-    by_name: HashMap<&'a str, usize>,
+    by_name: HashMap<Cow<'a, str>, usize>,
     /// The family of the last line; checked before `by_name` as families are mostly contiguous.
     current: Option<usize>,
     /// The label count of the last sample, to size the next one's label vector.
     label_hint: usize,
     /// Hashes summary and histogram label sets.
     signer: RandomState,
+    /// Whether quoted names are accepted ([`Names::Utf8`]).
+    utf8: bool,
 }
 
 impl<'a> Parser<'a> {
-    fn new(body: &'a [u8]) -> Self {
+    fn new(body: &'a [u8], utf8: bool) -> Self {
         Parser {
             body,
             text: std::str::from_utf8(body).ok(),
@@ -369,6 +409,7 @@ impl<'a> Parser<'a> {
             current: None,
             label_hint: 0,
             signer: RandomState::new(),
+            utf8,
         }
     }
 
@@ -481,7 +522,7 @@ impl<'a> Parser<'a> {
                 .ok_or(TextErrorKind::UnexpectedEof)?;
         match body[end] {
             b'\\' => self.unescape(field, start),
-            b'\n' if field == Field::LabelValue => Err(unescaped_newline(&body[start..end])),
+            b'\n' if field != Field::Help => Err(field.unescaped_newline(&body[start..end])),
             _ => {
                 self.pos = end + 1;
                 let text = self
@@ -509,12 +550,12 @@ impl<'a> Parser<'a> {
                     out.push(match escape {
                         b'\\' => b'\\',
                         b'n' => b'\n',
-                        b'"' if field == Field::LabelValue => b'"',
+                        b'"' if field != Field::Help => b'"',
                         _ => return Err(TextErrorKind::InvalidEscape(char::from(escape))),
                     });
                     i = stop + 2;
                 }
-                b'\n' if field == Field::LabelValue => return Err(unescaped_newline(&out)),
+                b'\n' if field != Field::Help => return Err(field.unescaped_newline(&out)),
                 _ => break stop,
             }
         };
@@ -527,7 +568,7 @@ impl<'a> Parser<'a> {
     // ---- families ----
 
     /// The family a name belongs to, created if new (Go's `setOrCreateCurrentMF`).
-    fn family_for(&mut self, name: &'a str) -> (usize, Role) {
+    fn family_for(&mut self, name: Cow<'a, str>) -> (usize, Role) {
         if let Some(current) = self.current {
             if self.slots[current].name == name {
                 return (current, Role::Plain);
@@ -540,11 +581,11 @@ impl<'a> Parser<'a> {
 
     /// The exact name's family; else the summary (`_count`, `_sum`) or histogram (`_count`,
     /// `_sum`, `_bucket`) the name is a part of; else a new family.
-    fn lookup(&mut self, name: &'a str) -> (usize, Role) {
-        if let Some(&index) = self.by_name.get(name) {
+    fn lookup(&mut self, name: Cow<'a, str>) -> (usize, Role) {
+        if let Some(&index) = self.by_name.get(&*name) {
             return (index, Role::Plain);
         }
-        if let Some((stem, role)) = split_suffix(name) {
+        if let Some((stem, role)) = split_suffix(&name) {
             if let Some(&index) = self.by_name.get(stem) {
                 match (self.slots[index].kind, role) {
                     (Some(MetricType::Summary), Role::Count | Role::Sum)
@@ -554,7 +595,7 @@ impl<'a> Parser<'a> {
             }
         }
         let index = self.slots.len();
-        self.slots.push(Slot::new(name));
+        self.slots.push(Slot::new(name.clone()));
         self.by_name.insert(name, index);
         (index, Role::Plain)
     }
@@ -579,7 +620,7 @@ impl<'a> Parser<'a> {
             _ => return self.rest_of_line().map(drop),
         };
         self.skip_blanks();
-        let name = self.name(METRIC_START, METRIC_CONTINUE);
+        let name = self.comment_name()?;
         if self.eat_newline() {
             return Ok(());
         }
@@ -598,10 +639,24 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The metric name of a HELP or TYPE line; quoted only with [`Names::Utf8`]. Empty if
+    /// the cursor is not on a name.
+    fn comment_name(&mut self) -> Step<Cow<'a, str>> {
+        if !(self.utf8 && self.body.get(self.pos) == Some(&b'"')) {
+            return Ok(Cow::Borrowed(self.name(METRIC_START, METRIC_CONTINUE)));
+        }
+        self.pos += 1;
+        let name = self.escaped(Field::Name)?;
+        if name.is_empty() {
+            return Err(TextErrorKind::InvalidMetricNameInComment);
+        }
+        Ok(name)
+    }
+
     /// The rest of a HELP line.
     fn help(&mut self, slot: usize) -> Step<()> {
         if self.slots[slot].help.is_some() {
-            return Err(TextErrorKind::SecondHelp(self.slots[slot].name.to_owned()));
+            return Err(TextErrorKind::SecondHelp(self.slots[slot].name.to_string()));
         }
         let help = self.escaped(Field::Help)?;
         self.slots[slot].help = Some(help);
@@ -611,7 +666,7 @@ impl<'a> Parser<'a> {
     /// The rest of a TYPE line.
     fn type_hint(&mut self, slot: usize) -> Step<()> {
         if self.slots[slot].kind.is_some() {
-            return Err(TextErrorKind::SecondType(self.slots[slot].name.to_owned()));
+            return Err(TextErrorKind::SecondType(self.slots[slot].name.to_string()));
         }
         let word = without_backslashes(self.rest_of_line()?);
         let kind = std::str::from_utf8(&word)
@@ -626,12 +681,15 @@ impl<'a> Parser<'a> {
 
     /// A sample line: name, optional labels, value, optional timestamp.
     fn sample(&mut self) -> Step<()> {
-        let name = self.name(METRIC_START, METRIC_CONTINUE);
-        if name.is_empty() {
-            return Err(TextErrorKind::InvalidMetricName);
-        }
+        let bare = self.name(METRIC_START, METRIC_CONTINUE);
+        let quoted = bare.is_empty();
+        let name = if quoted {
+            self.quoted_metric_name()?
+        } else {
+            Cow::Borrowed(bare)
+        };
         self.byte()?; // input cannot end right after the name
-        let (slot, role) = self.family_for(name);
+        let (slot, role) = self.family_for(name.clone());
         let kind = *self.slots[slot].kind.get_or_insert(MetricType::Untyped);
         let labels = Vec::with_capacity(self.label_hint);
         let mut sample = Sample {
@@ -643,14 +701,51 @@ impl<'a> Parser<'a> {
             bound: None,
             seen: 0,
         };
-        self.skip_blanks();
-        if self.body.get(self.pos) == Some(&b'{') {
-            self.labels(&mut sample)?;
+        if quoted {
+            self.after_quoted_name(&mut sample)?;
+        } else {
+            self.skip_blanks();
+            if self.body.get(self.pos) == Some(&b'{') {
+                self.labels(&mut sample)?;
+            }
         }
         self.label_hint = sample.labels.len();
         let value = self.value()?;
         let timestamp = self.timestamp()?;
         self.add(sample, value, timestamp)
+    }
+
+    /// `{"name"`, a quoted metric name as the first item inside braces ([`Names::Utf8`] only);
+    /// leaves the cursor after the closing quote.
+    fn quoted_metric_name(&mut self) -> Step<Cow<'a, str>> {
+        if !(self.utf8 && self.body.get(self.pos) == Some(&b'{')) {
+            return Err(TextErrorKind::InvalidMetricName);
+        }
+        self.pos += 1;
+        if self.next_nonblank()? != b'"' {
+            return Err(TextErrorKind::InvalidMetricName);
+        }
+        self.pos += 1;
+        let name = self.escaped(Field::Name)?;
+        if name.is_empty() {
+            return Err(TextErrorKind::InvalidMetricName);
+        }
+        Ok(name)
+    }
+
+    /// What follows a quoted metric name inside braces: `}`, or `,` and the labels; leaves the
+    /// cursor on the value.
+    fn after_quoted_name(&mut self, sample: &mut Sample<'a>) -> Step<()> {
+        match self.next_nonblank()? {
+            // `labels` steps over the `,` as it would over a `{`.
+            b',' => self.labels(sample),
+            b'}' => {
+                self.pos += 1;
+                self.skip_blanks();
+                Ok(())
+            }
+            other => Err(TextErrorKind::ExpectedCommaOrBrace(char::from(other))),
+        }
     }
 
     /// A label set, the cursor on its `{`; leaves the cursor on the value.
@@ -690,37 +785,40 @@ impl<'a> Parser<'a> {
         };
         match bound {
             Some(_) => sample.bound = bound,
-            None => sample.labels.push(Label {
-                name: Cow::Borrowed(name),
-                value,
-            }),
+            None => sample.labels.push(Label { name, value }),
         }
         Ok(done)
     }
 
     /// A label name and the `=` after it (the cursor stays on the `=`), checked in Go's order;
-    /// also whether it is the family's `quantile` or `le` label.
-    fn label_name(&mut self, sample: &mut Sample<'a>) -> Step<(&'a str, bool)> {
-        let name = self.name(LABEL_START, LABEL_CONTINUE);
+    /// also whether it is the family's `quantile` or `le` label. The name may be quoted with
+    /// [`Names::Utf8`].
+    fn label_name(&mut self, sample: &mut Sample<'a>) -> Step<(Cow<'a, str>, bool)> {
+        let name = if self.utf8 && self.body.get(self.pos) == Some(&b'"') {
+            self.pos += 1;
+            self.escaped(Field::Name)?
+        } else {
+            Cow::Borrowed(self.name(LABEL_START, LABEL_CONTINUE))
+        };
         if name.is_empty() {
             return Err(TextErrorKind::InvalidLabelName(
-                self.slots[sample.slot].name.to_owned(),
+                self.slots[sample.slot].name.to_string(),
             ));
         }
         if name.starts_with("__") {
-            return Err(TextErrorKind::ReservedLabelName(name.to_owned()));
+            return Err(TextErrorKind::ReservedLabelName(name.into_owned()));
         }
         let found = self.next_nonblank()?;
         if found != b'=' {
             return Err(TextErrorKind::ExpectedEquals(char::from(found)));
         }
         let is_bound = matches!(
-            (sample.kind, name),
+            (sample.kind, &*name),
             (MetricType::Summary, "quantile") | (MetricType::Histogram, "le")
         );
-        if !is_bound && sample.is_duplicate(name) {
+        if !is_bound && sample.is_duplicate(&name) {
             return Err(TextErrorKind::DuplicateLabelName(
-                self.slots[sample.slot].name.to_owned(),
+                self.slots[sample.slot].name.to_string(),
             ));
         }
         Ok((name, is_bound))
@@ -776,7 +874,7 @@ impl<'a> Parser<'a> {
     ) -> Step<()> {
         let (role, bound) = (sample.role, sample.bound);
         if matches!(role, Role::Plain | Role::Bucket) && bound.is_none() {
-            return Err(missing_bound(sample.kind, sample.name));
+            return Err(missing_bound(sample.kind, &sample.name));
         }
         let metric = self.slots[sample.slot].group_metric(&self.signer, sample.labels);
         if timestamp_ms.is_some() {
@@ -856,11 +954,6 @@ fn missing_bound(kind: MetricType, name: &str) -> TextErrorKind {
     } else {
         TextErrorKind::MissingQuantile(name.to_owned())
     }
-}
-
-#[cold]
-fn unescaped_newline(value: &[u8]) -> TextErrorKind {
-    TextErrorKind::UnescapedNewline(snippet(value))
 }
 
 /// Input quoted in an error: lossy UTF-8, cut to about [`MAX_SNIPPET`] bytes.
@@ -1314,6 +1407,68 @@ mod tests {
         );
         let families = parse(b"# \xff\n# HELP a h\na{b=\"c\\\\\",d=\"\"} 1 2\n").expect("valid");
         assert_eq!(show(&families), r#"a untyped help="h": {b="c\\",d=""}=1@2"#);
+    }
+
+    #[track_caller]
+    fn check_utf8(input: &str, want: &str) {
+        match parse_with(input.as_bytes(), Names::Utf8) {
+            Ok(families) => assert_eq!(show(&families), want, "input {input:?}"),
+            Err(e) => panic!("input {input:?}: {e}"),
+        }
+    }
+
+    /// `want` is `"{line}: {message}"`.
+    #[track_caller]
+    fn check_utf8_err(input: &[u8], want: &str) {
+        match parse_with(input, Names::Utf8) {
+            Ok(families) => panic!("input {input:?} parsed: {}", show(&families)),
+            Err(e) => assert_eq!(format!("{}: {}", e.line, e.kind), want, "input {input:?}"),
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn utf8_names_accept_quoted_metric_and_label_names() {
+        check_utf8("{\"flink.taskmanager.Status.JVM.CPU.Load\"} 1\n", "flink.taskmanager.Status.JVM.CPU.Load untyped: {}=1");
+        check_utf8("{\"my.metric\", \"label.name\"=\"v\"} 1\n", r#"my.metric untyped: {label.name="v"}=1"#);
+        check_utf8("# HELP \"a.b\" h\n# TYPE \"a.b\" gauge\n{\"a.b\",c=\"d\",} 1\n", r#"a.b gauge help="h": {c="d"}=1"#);
+        check_utf8("{ \"a\" } 1\n{\"a\" ,} 2\na 3\n", "a untyped: {}=1 {}=2 {}=3");
+        check_utf8("m{\"x.y\"=\"1\", z=\"2\"} 1 5\n", r#"m untyped: {x.y="1",z="2"}=1@5"#);
+        check_utf8("# TYPE \"s.x\" summary\n{\"s.x\",quantile=\"0.5\"} 1\n{\"s.x_count\"} 2\n", "s.x summary: {}=S[c=2 s=_ 0.5:1]");
+        check_utf8("{\"a\\\"b\\\\c\\nd\"} 1\n", "a\"b\\c\nd untyped: {}=1");
+        check_utf8("{\"ü\"} 1\n# HELP \"ü\" x\n", r#"ü untyped help="x": {}=1"#);
+        check_utf8("a{b=\"c\"} 1\n", r#"a untyped: {b="c"}=1"#);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn utf8_names_errors() {
+        check_utf8_err(b"{\"\"} 1\n", "1: invalid metric name");
+        check_utf8_err(b"{a=\"b\"} 1\n", "1: invalid metric name");
+        check_utf8_err(b"\"a.b\" 1\n", "1: invalid metric name");
+        check_utf8_err(b"{\"a\" x} 1\n", "1: expected ',' or '}' after quoted metric name, found 'x'");
+        check_utf8_err(b"{\"a\nb\"} 1\n", "1: invalid quoted name \"a\"");
+        check_utf8_err(b"{\"a\xff\"} 1\n", "1: invalid quoted name \"a\u{fffd}\"");
+        check_utf8_err(b"a{\"\"=\"v\"} 1\n", r#"1: invalid label name for metric "a""#);
+        check_utf8_err(b"a{\"__x\"=\"v\"} 1\n", r#"1: label name "__x" is reserved"#);
+        check_utf8_err(b"a{\"b.c\"=\"1\",\"b.c\"=\"2\"} 1\n", r#"1: duplicate label names for metric "a""#);
+        check_utf8_err(b"{\"a.b\",\"c\" \"d\"} 1\n", "1: expected '=' after label name, found '\"'");
+        check_utf8_err(b"# TYPE \"\" gauge\n", "1: invalid metric name in comment");
+        check_utf8_err(b"# TYPE \"a\"x gauge\n", "1: invalid metric name in comment");
+        check_utf8_err(b"{\"a\"", "1: unexpected end of input stream");
+        check_utf8_err(b"{\"a\"}", "1: unexpected end of input stream");
+    }
+
+    #[test]
+    fn classic_names_refuse_the_quoted_syntax() {
+        for body in [
+            &b"{\"a.b\"} 1\n"[..],
+            b"a{\"b\"=\"c\"} 1\n",
+            b"# TYPE \"a\" gauge\n",
+        ] {
+            assert!(parse(body).is_err(), "{body:?}");
+            assert!(parse_with(body, Names::Utf8).is_ok(), "{body:?}");
+        }
     }
 
     fn fixture_samples(body: &[u8]) -> usize {

@@ -2,8 +2,9 @@
 //!
 //! Owns: reading the body within `--push.max-body-bytes`, inflating it (`Content-Encoding`
 //! gzip or snappy, see [`super::encoding`]), choosing the decoder from `Content-Type` (text, or
-//! delimited protobuf), handing the parsed families to the store, and [`status_for`], the one place that maps errors to HTTP
-//! statuses and messages (Go Pushgateway wording).
+//! delimited protobuf), renaming names outside the classic alphabet (`flink::rename`, unless
+//! `--flink.rename=off`), handing the families to the store, and [`status_for`], the one place
+//! that maps errors to HTTP statuses and messages (Go Pushgateway wording).
 //! Does not own: grouping-key syntax (`grouping`), parsing (`parse`), or consistency (`store`).
 //!
 //! Statuses, as Go Pushgateway 1.5.1: PUT/POST 200 (202 with the consistency check disabled);
@@ -29,7 +30,9 @@ use super::response::{not_found, status, text, Resp};
 use super::AppState;
 use crate::grouping::{GroupingKey, GroupingKeyError};
 use crate::parse::text::{self as text_parser, TextError};
-use crate::parse::{protobuf as protobuf_parser, Format, ProtobufError, UnsupportedProtobuf};
+use crate::parse::{
+    protobuf as protobuf_parser, Format, Names, ProtobufError, UnsupportedProtobuf,
+};
 use crate::store::{LimitError, PushError, WriteRequest};
 
 /// Bodies larger than this are parsed on the blocking pool instead of the async workers.
@@ -66,6 +69,9 @@ pub enum PushFailure {
     /// Occurs when the protobuf body does not decode or breaks a rule.
     #[error(transparent)]
     Protobuf(#[from] ProtobufError),
+    /// Occurs when renamed names collide (see `flink::rename`).
+    #[error("pushed metrics are invalid once renamed: {0}")]
+    Rename(#[from] crate::flink::rename::RenameError),
     /// Occurs when the store refuses the push.
     #[error("pushed metrics are invalid or inconsistent with existing metrics: {0}")]
     Store(#[from] PushError),
@@ -84,7 +90,7 @@ impl PushFailure {
             PushFailure::UnsupportedProtobuf(_)
             | PushFailure::Encoding(EncodingError::Unsupported(_)) => "unsupported_format",
             PushFailure::Encoding(_) => "encoding",
-            PushFailure::Parse(_) | PushFailure::Protobuf(_) => "parse",
+            PushFailure::Parse(_) | PushFailure::Protobuf(_) | PushFailure::Rename(_) => "parse",
             PushFailure::Store(PushError::Timestamp) => "timestamp",
             PushFailure::Store(_) => "inconsistent",
         }
@@ -228,9 +234,24 @@ pub fn ingest_as(
     format: Format,
     replace: bool,
 ) -> Result<(), PushFailure> {
+    let renamer = state.config.renamer.as_deref();
+    let names = if renamer.is_some() {
+        Names::Utf8
+    } else {
+        Names::Classic
+    };
     let families = match format {
-        Format::Text => text_parser::parse(body)?,
-        Format::Protobuf => protobuf_parser::parse(body)?,
+        Format::Text => text_parser::parse_with(body, names)?,
+        Format::Protobuf => protobuf_parser::parse_with(body, names)?,
+    };
+    // The renamed families borrow new names and captured labels from the plan.
+    let plan;
+    let families = match renamer {
+        Some(renamer) => {
+            plan = renamer.plan(&families);
+            plan.apply(families)?
+        }
+        None => families,
     };
     match state.store.apply(WriteRequest {
         key,

@@ -15,5 +15,6 @@ mod parse_errors;
 mod persistence;
 mod protobuf;
 mod push;
+mod rename;
 mod routing;
 mod scrape;
