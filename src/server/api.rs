@@ -32,6 +32,50 @@ use crate::store::group::{
 };
 use crate::store::Snapshot;
 
+/// `GET /api/v1/groups` (a pushgate extension): one object per group with its labels, series
+/// count, last push, age, learned push interval and expiry (when and why it will be removed,
+/// or `null` when it never expires), so operators can see what `--flink.missed-pushes` and
+/// `--push.group-ttl` will do before they do it.
+#[must_use]
+pub fn groups(state: &AppState) -> Resp {
+    let snapshot = state.store.snapshot();
+    let now = crate::store::now_seconds();
+    let not_before = f64::from_bits(state.restored_at.load(std::sync::atomic::Ordering::Relaxed));
+    let mut out = String::from(r#"{"status":"success","data":["#);
+    for (i, g) in snapshot.groups.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"labels":{"#);
+        write_string_map(&mut out, g.labels.iter().map(|(n, v)| (&**n, &**v)));
+        let reporter = crate::flink::is_reporter_group(&g.key, &state.config.flink);
+        let expiry = crate::flink::expiry::deadline(g, reporter, &state.config.expiry, not_before);
+        let _ = write!(
+            out,
+            r#"}},"series":{},"flink_reporter":{reporter},"last_push_time":{},"age_seconds":{},"learned_interval_seconds":{},"expires_in_seconds":{},"expiry_reason":{}}}"#,
+            g.series_count(),
+            json_number(g.times.success),
+            json_number(now - g.times.success),
+            g.times.interval.map_or("null".to_owned(), json_number),
+            expiry.map_or("null".to_owned(), |(at, _)| json_number(
+                (at - now).max(0.0)
+            )),
+            expiry.map_or("null".to_owned(), |(_, r)| format!("\"{}\"", r.as_str())),
+        );
+    }
+    out.push_str("]}");
+    json(out)
+}
+
+/// A JSON number with millisecond precision (finite input).
+fn json_number(v: f64) -> String {
+    if v.is_finite() {
+        format!("{:.3}", v)
+    } else {
+        "null".to_owned()
+    }
+}
+
 /// The CORS and caching headers the Go gateway puts on every API answer.
 const API_HEADERS: [(&str, &str); 5] = [
     (

@@ -7,6 +7,7 @@
 //! - `GET <telemetry path>/aggregated`: the rollups only (see [`crate::aggregate`]).
 //! - `GET /-/healthy`, `GET /-/ready`: 200 `OK` (see [`super::admin`]).
 //! - `GET /api/v1/status`, `GET /api/v1/metrics`: the JSON API (see [`super::api`]);
+//!   `GET /api/v1/groups`: per-group age, learned interval and expiry (a pushgate extension);
 //!   `OPTIONS /api/v1/<anything>`: 200 with the CORS headers.
 //! - `PUT /api/v1/admin/wipe`: delete every group, 202; only with `--web.enable-admin-api`
 //!   (404 without, as in Go).
@@ -76,7 +77,8 @@ async fn api_route(state: &Arc<AppState>, req: &Request<Incoming>, path: &str) -
     match path {
         "status" if req.method() == Method::GET => api::status(state),
         "metrics" if req.method() == Method::GET => api::metrics(state).await,
-        "status" | "metrics" => method_not_allowed(GET_ALLOW),
+        "groups" if req.method() == Method::GET => api::groups(state),
+        "status" | "metrics" | "groups" => method_not_allowed(GET_ALLOW),
         "admin/wipe" if state.config.enable_admin_api => admin::wipe(state, req),
         _ => not_found(),
     }

@@ -259,3 +259,41 @@ async fn learned_interval_survives_a_restart() {
     let s2 = start_with(&[&flag]).await;
     assert_eq!(s2.server.state().store.snapshot().groups[0].times, before);
 }
+
+#[tokio::test]
+async fn groups_api_shows_age_learned_interval_and_time_to_expiry() {
+    let s = start().await;
+    let now = pushgate::store::now_seconds();
+    push_at(&s, TM, "m 1\n", now - 5.0);
+    push_at(&s, TM, "m 1\n", now);
+    s.put("/metrics/job/batch", "m 1\n")
+        .await
+        .expect_status(200);
+    let doc: serde_json::Value =
+        serde_json::from_str(&s.get("/api/v1/groups").await.expect_status(200).text())
+            .expect("JSON");
+    let groups = doc["data"].as_array().expect("array");
+    let tm = groups
+        .iter()
+        .find(|g| g["flink_reporter"] == true)
+        .expect("the TM group");
+    assert_eq!(tm["learned_interval_seconds"].as_f64(), Some(5.0));
+    assert_eq!(tm["expiry_reason"], "missed_pushes");
+    let left = tm["expires_in_seconds"]
+        .as_f64()
+        .expect("a reporter group expires");
+    assert!(
+        left > 0.0 && left <= 15.0,
+        "3 intervals of 5 s after the last push: {left}"
+    );
+    assert_eq!(tm["labels"][ID_LABEL], "f451c26a333bf1ebebb2cf061f1cfd74");
+    let batch = groups
+        .iter()
+        .find(|g| g["labels"]["job"] == "batch")
+        .expect("the batch group");
+    assert!(
+        batch["expires_in_seconds"].is_null(),
+        "no TTL: never expires"
+    );
+    assert_eq!(batch["series"], 3);
+}
