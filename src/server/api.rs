@@ -70,7 +70,7 @@ pub fn groups(state: &AppState) -> Resp {
 /// A JSON number with millisecond precision (finite input).
 fn json_number(v: f64) -> String {
     if v.is_finite() {
-        format!("{:.3}", v)
+        format!("{v:.3}")
     } else {
         "null".to_owned()
     }
