@@ -78,7 +78,7 @@ pub fn deadline(
     let last = group.times.success.max(not_before);
     let missed = group
         .times
-        .interval
+        .trusted_interval()
         .filter(|_| reporter)
         .map(|i| (last + cfg.missed_pushes * i, Reason::MissedPushes));
     let ttl = cfg.group_ttl.map(|t| (last + t, Reason::Ttl));

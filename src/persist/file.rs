@@ -9,7 +9,8 @@
 //! record  = len u32 LE (> 0) | crc32(payload) u32 LE | payload[len]
 //! end     = len u32 LE (= 0) | crc32 of nothing (0) u32 LE
 //! payload = key: n varint, (str name, str value)*
-//!           times: success f64 LE, failure f64 LE, learned interval f64 LE (NaN: none)
+//!           times: success f64 LE, failure f64 LE, learned interval f64 LE (NaN: none),
+//!           gaps learned from u32 LE
 //!           families: n varint, family*
 //! family  = str name | help: u8 0/1 [str] | kind u8 | pushed_at f64 | n varint, series*
 //! series  = n varint, (str, str)* | tag u8 | value
@@ -77,6 +78,8 @@ pub struct StoredGroup {
     pub failure: f64,
     /// Learned push interval in seconds, if known.
     pub interval: Option<f64>,
+    /// Gaps the interval was learned from.
+    pub gaps: u32,
     /// Families.
     pub families: Vec<StoredFamilyData>,
 }
@@ -125,6 +128,7 @@ fn encode_group(out: &mut Vec<u8>, g: &Group) {
     out.extend_from_slice(&g.times.success.to_le_bytes());
     out.extend_from_slice(&g.times.failure.to_le_bytes());
     out.extend_from_slice(&g.times.interval.unwrap_or(f64::NAN).to_le_bytes());
+    out.extend_from_slice(&g.times.gaps.to_le_bytes());
     put_varint(out, g.families.len() as u64);
     for f in g.families.values() {
         put_str(out, &f.name);
@@ -452,6 +456,7 @@ impl Reader<'_> {
         let success = self.f64()?;
         let failure = self.f64()?;
         let interval = Some(self.f64()?).filter(|i| !i.is_nan());
+        let gaps = u32::from_le_bytes(self.fixed()?);
         let n = self.len()?;
         let families = (0..n).map(|_| self.family()).collect::<R<_>>()?;
         if self.pos != self.data.len() {
@@ -462,6 +467,7 @@ impl Reader<'_> {
             success,
             failure,
             interval,
+            gaps,
             families,
         })
     }
@@ -650,12 +656,16 @@ mod tests {
                 success: 10.0,
                 failure: 5.0,
                 interval: Some(2.5),
+                gaps: 7,
             },
         );
         let decoded = decode(&encode_snapshot([&group])).expect("round trip");
         assert_eq!(decoded.len(), 1);
         let g = &decoded[0];
-        assert_eq!((g.success, g.failure, g.interval), (10.0, 5.0, Some(2.5)));
+        assert_eq!(
+            (g.success, g.failure, g.interval, g.gaps),
+            (10.0, 5.0, Some(2.5), 7)
+        );
         let got: Vec<&Value> = g.families.iter().map(|f| &f.series[0].1).collect();
         assert_eq!(got, values.iter().collect::<Vec<_>>());
     }

@@ -162,7 +162,7 @@ fn restore_group(store: &Store, g: &StoredGroup) -> Result<(), (String, String)>
         replace = false;
     }
     apply(Vec::new(), replace, g.success)?;
-    store.set_times(&key, g.failure, g.interval);
+    store.set_times(&key, g.failure, g.interval, g.gaps);
     Ok(())
 }
 

@@ -109,27 +109,46 @@ pub struct PushTimes {
     /// The group's push interval learned from its successful pushes (seconds), once two
     /// pushes at least [`MIN_LEARNED_INTERVAL`] apart were seen. Expiry uses it.
     pub interval: Option<f64>,
+    /// How many gaps between pushes the interval was learned from.
+    pub gaps: u32,
 }
+
+/// Gaps needed before the learned interval is used for expiry.
+pub const MIN_GAPS_FOR_EXPIRY: u32 = 2;
 
 /// Pushes closer together than this (a re-push, a race) do not teach the interval.
 pub const MIN_LEARNED_INTERVAL: f64 = 1.0;
 
 impl PushTimes {
-    /// The times after a successful push at `now`: the interval is an exponentially weighted
-    /// mean of the gaps between pushes (weight 0.3 for the newest gap).
+    /// The times after a successful push at `now`. The interval follows the gaps between
+    /// pushes "fast up, slow down": a longer gap is taken at once, a shorter one moves it by a
+    /// tenth. So a manual re-push or a restart race shortly after a push (one short gap) cannot
+    /// make expiry remove a group that still pushes at its real interval.
     #[must_use]
     pub fn after_success(self, now: f64) -> PushTimes {
         let gap = now - self.success;
-        let interval = if self.success > 0.0 && gap >= MIN_LEARNED_INTERVAL {
-            Some(self.interval.map_or(gap, |i| 0.7 * i + 0.3 * gap))
+        let (interval, gaps) = if self.success > 0.0 && gap >= MIN_LEARNED_INTERVAL {
+            let interval = match self.interval {
+                Some(i) if gap < i => 0.9 * i + 0.1 * gap,
+                _ => gap,
+            };
+            (Some(interval), self.gaps.saturating_add(1))
         } else {
-            self.interval
+            (self.interval, self.gaps)
         };
         PushTimes {
             success: now,
             failure: self.failure,
             interval,
+            gaps,
         }
+    }
+
+    /// The learned interval, once it rests on at least [`MIN_GAPS_FOR_EXPIRY`] gaps: one gap
+    /// is not evidence of a schedule.
+    #[must_use]
+    pub fn trusted_interval(&self) -> Option<f64> {
+        self.interval.filter(|_| self.gaps >= MIN_GAPS_FOR_EXPIRY)
     }
 }
 

@@ -378,12 +378,13 @@ impl Store {
     }
 
     /// Sets a group's failure time and learned interval (used when restoring from disk).
-    pub fn set_times(&self, key: &GroupingKey, failure: f64, interval: Option<f64>) {
+    pub fn set_times(&self, key: &GroupingKey, failure: f64, interval: Option<f64>, gaps: u32) {
         let mut state = self.lock();
         if let Some(g) = state.groups.get(key) {
             let updated = Arc::new(g.with_times(PushTimes {
                 failure,
                 interval,
+                gaps,
                 ..g.times
             }));
             state.groups.insert(key.clone(), updated);

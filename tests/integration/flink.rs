@@ -264,6 +264,7 @@ async fn learned_interval_survives_a_restart() {
 async fn groups_api_shows_age_learned_interval_and_time_to_expiry() {
     let s = start().await;
     let now = pushgate::store::now_seconds();
+    push_at(&s, TM, "m 1\n", now - 10.0);
     push_at(&s, TM, "m 1\n", now - 5.0);
     push_at(&s, TM, "m 1\n", now);
     s.put("/metrics/job/batch", "m 1\n")
@@ -296,4 +297,27 @@ async fn groups_api_shows_age_learned_interval_and_time_to_expiry() {
         "no TTL: never expires"
     );
     assert_eq!(batch["series"], 3);
+}
+
+#[tokio::test]
+async fn one_short_gap_after_a_push_does_not_make_a_live_group_expire() {
+    // Regression (found by the load generator): a re-push 1.5 s after a push taught an
+    // interval of 1.5 s, and the group, still pushing every 10 s, expired 4.5 s later.
+    let s = start().await;
+    let tm_id = "f451c26a333bf1ebebb2cf061f1cfd74";
+    push_at(&s, TM, "m 1\n", 1000.0);
+    push_at(&s, TM, "m 1\n", 1001.5);
+    assert_eq!(
+        expire_now(s.server.state(), 1009.0),
+        0,
+        "one gap is not a schedule"
+    );
+    push_at(&s, TM, "m 1\n", 1011.5);
+    assert_eq!(
+        expire_now(s.server.state(), 1030.0),
+        0,
+        "the 10 s gap is taken at once"
+    );
+    assert!(has_group(&s, tm_id));
+    assert_eq!(expire_now(s.server.state(), 1042.0), 1, "3 x 10 s missed");
 }
