@@ -5,12 +5,12 @@
 //! Does not own: when or where files are written (see [`super`]).
 //!
 //! ```text
-//! file    = magic "PUSHGATE" | version u32 LE (= 1) | record* | end
+//! file    = magic "PUSHGATE" | version u32 LE (= 2; 1 is still read) | record* | end
 //! record  = len u32 LE (> 0) | crc32(payload) u32 LE | payload[len]
 //! end     = len u32 LE (= 0) | crc32 of nothing (0) u32 LE
 //! payload = key: n varint, (str name, str value)*
 //!           times: success f64 LE, failure f64 LE, learned interval f64 LE (NaN: none),
-//!           gaps learned from u32 LE
+//!           gaps learned from u32 LE (version 1 has neither: no interval, 0 gaps)
 //!           families: n varint, family*
 //! family  = str name | help: u8 0/1 [str] | kind u8 | pushed_at f64 | n varint, series*
 //! series  = n varint, (str, str)* | tag u8 | value
@@ -33,8 +33,9 @@ use crate::store::group::Group;
 
 /// File magic.
 pub const MAGIC: &[u8; 8] = b"PUSHGATE";
-/// Current format version.
-pub const VERSION: u32 = 1;
+/// Current format version. Version 2 added the learned interval and its gap count to each
+/// record; version 1 files (written before) are still read, as groups without an interval.
+pub const VERSION: u32 = 2;
 
 /// Why a persistence file cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -282,7 +283,7 @@ pub fn decode(data: &[u8]) -> Result<Vec<StoredGroup>, DecodeError> {
         return Err(err(0, DecodeErrorKind::Magic));
     }
     let version = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes"));
-    if version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return Err(err(8, DecodeErrorKind::Version(version)));
     }
     let mut pos = 12;
@@ -311,6 +312,7 @@ pub fn decode(data: &[u8]) -> Result<Vec<StoredGroup>, DecodeError> {
         let mut r = Reader {
             data: payload,
             pos: 0,
+            version,
         };
         let group = r
             .group()
@@ -323,6 +325,8 @@ pub fn decode(data: &[u8]) -> Result<Vec<StoredGroup>, DecodeError> {
 struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
+    /// The file's format version.
+    version: u32,
 }
 
 type R<T> = Result<T, &'static str>;
@@ -455,8 +459,12 @@ impl Reader<'_> {
         let key = self.pairs()?;
         let success = self.f64()?;
         let failure = self.f64()?;
-        let interval = Some(self.f64()?).filter(|i| !i.is_nan());
-        let gaps = u32::from_le_bytes(self.fixed()?);
+        let (interval, gaps) = if self.version >= 2 {
+            let interval = Some(self.f64()?).filter(|i| !i.is_nan());
+            (interval, u32::from_le_bytes(self.fixed()?))
+        } else {
+            (None, 0)
+        };
         let n = self.len()?;
         let families = (0..n).map(|_| self.family()).collect::<R<_>>()?;
         if self.pos != self.data.len() {
@@ -568,6 +576,53 @@ pub fn crc32(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A version 1 file: one group `{job="a"}` pushed at 5 s, no families.
+    fn version_1_file() -> Vec<u8> {
+        let mut payload = Vec::new();
+        put_varint(&mut payload, 1);
+        put_str(&mut payload, "job");
+        put_str(&mut payload, "a");
+        payload.extend_from_slice(&5.0f64.to_le_bytes());
+        payload.extend_from_slice(&0.0f64.to_le_bytes());
+        put_varint(&mut payload, 0);
+        let mut file = MAGIC.to_vec();
+        file.extend_from_slice(&1u32.to_le_bytes());
+        let len = u32::try_from(payload.len()).expect("small");
+        file.extend_from_slice(&len.to_le_bytes());
+        file.extend_from_slice(&crc32(&payload).to_le_bytes());
+        file.extend_from_slice(&payload);
+        file.extend_from_slice(&[0; 8]);
+        file
+    }
+
+    /// Regression (issue 5, found by the persistence fuzz seeds): the learned interval was
+    /// added to records without a version bump, so files written before it were reported as
+    /// corrupt ("malformed record: invalid UTF-8").
+    #[test]
+    fn version_1_files_from_before_learned_intervals_still_decode() {
+        let groups = decode(&version_1_file()).expect("a version 1 file decodes");
+        assert_eq!(groups.len(), 1);
+        let g = &groups[0];
+        assert_eq!(g.key, vec![("job".to_owned(), "a".to_owned())]);
+        assert_eq!(
+            (g.success, g.failure, g.interval, g.gaps),
+            (5.0, 0.0, None, 0)
+        );
+    }
+
+    #[test]
+    fn unknown_versions_are_refused_by_number() {
+        let mut file = version_1_file();
+        file[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
+        assert_eq!(
+            decode(&file).map_err(|e| e.to_string()),
+            Err(format!(
+                "at byte offset 8: unsupported format version {}",
+                VERSION + 1
+            ))
+        );
+    }
 
     #[test]
     fn crc32_matches_the_standard_check_value() {

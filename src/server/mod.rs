@@ -227,7 +227,10 @@ async fn accept_loop(listener: TcpListener, state: Arc<AppState>, mut stop: watc
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(state.config.header_read_timeout);
+        .header_read_timeout(state.config.header_read_timeout)
+        // A client may shut down its write side after the body (curl --data with some
+        // proxies, netcat); it must still get its answer, as from the Go gateway.
+        .half_close(true);
     // Connection limit (mini-redis style): a permit is taken before accepting, so clients
     // beyond the limit wait in the kernel's accept queue instead of costing us memory.
     let permits = Arc::new(tokio::sync::Semaphore::new(state.config.max_connections));

@@ -18,3 +18,4 @@ mod push;
 mod rename;
 mod routing;
 mod scrape;
+mod torture;
