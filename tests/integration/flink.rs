@@ -156,6 +156,17 @@ fn push_at(s: &TestServer, path: &str, body: &str, at: f64) {
         .expect("stored");
 }
 
+/// PUTs `m 1` to `key` as if at `at` (Unix seconds), through the library.
+fn put_key_at(state: &pushgate::server::AppState, key: &GroupingKey, at: f64) {
+    let families = pushgate::parse::text::parse(b"m 1\n").expect("valid body");
+    let req = WriteRequest {
+        key: key.clone(),
+        families,
+        replace: true,
+    };
+    state.store.apply_at(req, at).expect("stored");
+}
+
 fn has_group(s: &TestServer, id: &str) -> bool {
     s.server
         .state()
@@ -203,17 +214,7 @@ async fn groups_without_reporter_id_only_expire_with_the_global_ttl() {
     let s = start().await;
     let st = s.server.state();
     for t in [1000.0, 1010.0] {
-        let families = pushgate::parse::text::parse(b"m 1\n").expect("valid");
-        st.store
-            .apply_at(
-                WriteRequest {
-                    key: plain.clone(),
-                    families,
-                    replace: true,
-                },
-                t,
-            )
-            .expect("stored");
+        put_key_at(st, &plain, t);
     }
     assert_eq!(
         expire_now(st, 1e9),
@@ -223,17 +224,7 @@ async fn groups_without_reporter_id_only_expire_with_the_global_ttl() {
 
     let ttl = start_with(&["--push.group-ttl=1h"]).await;
     let st = ttl.server.state();
-    let families = pushgate::parse::text::parse(b"m 1\n").expect("valid");
-    st.store
-        .apply_at(
-            WriteRequest {
-                key: plain.clone(),
-                families,
-                replace: true,
-            },
-            1000.0,
-        )
-        .expect("stored");
+    put_key_at(st, &plain, 1000.0);
     assert_eq!(expire_now(st, 1000.0 + 3599.0), 0);
     assert_eq!(expire_now(st, 1000.0 + 3601.0), 1);
     assert!(ttl

@@ -175,6 +175,11 @@ impl TestServer {
 
 /// Keeps everything but the gateway's own families (push-time families stay).
 pub fn without_own(scrape: &str) -> String {
+    drop_families(scrape, &["pushgateway_", "pushgate_", "process_"])
+}
+
+/// Drops every line (samples, `# HELP`, `# TYPE`) whose metric name starts with a prefix.
+fn drop_families(scrape: &str, prefixes: &[&str]) -> String {
     scrape
         .lines()
         .filter(|l| {
@@ -182,9 +187,7 @@ pub fn without_own(scrape: &str) -> String {
                 .strip_prefix("# HELP ")
                 .or_else(|| l.strip_prefix("# TYPE "))
                 .unwrap_or(l);
-            !(name.starts_with("pushgateway_")
-                || name.starts_with("pushgate_")
-                || name.starts_with("process_"))
+            !prefixes.iter().any(|p| name.starts_with(p))
         })
         .map(|l| format!("{l}\n"))
         .collect()
@@ -231,21 +234,16 @@ pub fn assert_lines_equal(ours: &str, want: &str) {
 
 /// Keeps only the lines of pushed families (drops own metrics and push-time families).
 pub fn pushed_only(scrape: &str) -> String {
-    scrape
-        .lines()
-        .filter(|l| {
-            let name = l
-                .strip_prefix("# HELP ")
-                .or_else(|| l.strip_prefix("# TYPE "))
-                .unwrap_or(l);
-            !(name.starts_with("pushgateway_")
-                || name.starts_with("pushgate_")
-                || name.starts_with("process_")
-                || name.starts_with("push_time_seconds")
-                || name.starts_with("push_failure_time_seconds"))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
+    drop_families(
+        scrape,
+        &[
+            "pushgateway_",
+            "pushgate_",
+            "process_",
+            "push_time_seconds",
+            "push_failure_time_seconds",
+        ],
+    )
 }
 
 /// The value of the first sample line starting with `series` (name plus labels, exactly).
