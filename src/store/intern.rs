@@ -1,12 +1,19 @@
-//! String interning for label names, label values and metric names.
+//! Interning of strings (label names, label values, metric names) and of whole label sets.
 //!
-//! Owns: the process-wide set of interned strings and its clean-up.
-//! Does not own: label sets or any decision about what to store.
+//! Owns: the process-wide sets of interned strings and label sets, and their clean-up.
+//! Does not own: any decision about what to store.
 //!
 //! Flink repeats the same few hundred strings (host, `tm_id`, job and task ids, operator names)
 //! in every series of every push; interning stores each once and makes most label comparisons
 //! a pointer comparison. A push first de-duplicates its strings locally ([`LocalInterner`]), so
 //! the shared set is consulted once per distinct string per push, not once per sample.
+//!
+//! Label sets are interned too: Flink exposes dozens of task and operator metrics with exactly
+//! the same labels (host, ids, names, subtask), so a store of a million series holds only tens
+//! of thousands of distinct label sets. Sharing them cut the stored size per Flink series from
+//! about 480 to about 100 bytes (see BENCHMARKS.md), and a re-push of a group allocates no label
+//! sets at all. A set is keyed by the pointers of its (already interned) strings, so finding it
+//! costs a few multiplications, not a pass over its text.
 //!
 //! Lock choice: a plain `Mutex<HashSet>`; it is taken once per distinct string of a push
 //! (tens to hundreds per push), never per sample, so contention is negligible and a sharded
@@ -17,7 +24,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use crate::store::group::Str;
+use crate::store::group::{LabelSet, Str};
 
 /// The shared interner.
 #[derive(Debug, Default)]
@@ -29,6 +36,58 @@ pub struct Interner {
 struct InternerInner {
     set: HashSet<Str>,
     len_after_sweep: usize,
+    /// Label sets by [`set_hash`]. On the (astronomically rare) collision of two different
+    /// sets the second is simply not interned: sharing is an optimisation, never a meaning.
+    label_sets: HashMap<u64, LabelSet, std::hash::BuildHasherDefault<PassThroughHasher>>,
+    label_sets_after_sweep: usize,
+}
+
+/// The hash of a label set whose strings are all interned: their pointers and lengths mixed.
+/// Equal (interned) contents have equal pointers, so equal sets hash alike.
+#[must_use]
+pub fn set_hash(pairs: &[(Str, Str)]) -> u64 {
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ pairs.len() as u64;
+    for (n, v) in pairs {
+        for word in [
+            n.as_ptr() as usize as u64,
+            n.len() as u64,
+            v.as_ptr() as usize as u64,
+            v.len() as u64,
+        ] {
+            h = (h ^ word)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .rotate_left(27);
+        }
+    }
+    h ^ (h >> 29)
+}
+
+/// Whether two label sets of interned strings are equal (pointer comparisons).
+fn same_set(a: &[(Str, Str)], b: &[(Str, Str)]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((an, av), (bn, bv))| Arc::ptr_eq(an, bn) && Arc::ptr_eq(av, bv))
+}
+
+/// A hasher for keys that already are good 64-bit hashes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PassThroughHasher(u64);
+
+impl std::hash::Hasher for PassThroughHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
 }
 
 impl Interner {
@@ -49,7 +108,28 @@ impl Interner {
         new
     }
 
-    /// Drops every string that nothing outside the interner references any more.
+    /// The interned copy of the label set `pairs` (all of whose strings must be interned),
+    /// whose [`set_hash`] is `hash`.
+    pub fn intern_set(&self, hash: u64, pairs: Vec<(Str, Str)>) -> LabelSet {
+        let mut inner = self
+            .inner
+            .lock()
+            .expect("interner lock is never poisoned: no panics inside");
+        if let Some(existing) = inner.label_sets.get(&hash) {
+            if same_set(existing, &pairs) {
+                return existing.clone();
+            }
+            return pairs.into();
+        }
+        let new: LabelSet = pairs.into();
+        inner.label_sets.insert(hash, new.clone());
+        if inner.label_sets.len() > 2 * inner.label_sets_after_sweep + 4096 {
+            Self::sweep_locked(&mut inner);
+        }
+        new
+    }
+
+    /// Drops every string and label set that nothing outside the interner references any more.
     pub fn sweep(&self) {
         let mut inner = self
             .inner
@@ -59,8 +139,21 @@ impl Interner {
     }
 
     fn sweep_locked(inner: &mut InternerInner) {
+        // Sets first: a dead set still holds its strings.
+        inner.label_sets.retain(|_, s| Arc::strong_count(s) > 1);
+        inner.label_sets_after_sweep = inner.label_sets.len();
         inner.set.retain(|s| Arc::strong_count(s) > 1);
         inner.len_after_sweep = inner.set.len();
+    }
+
+    /// Number of interned label sets (for the gateway's own metrics and tests).
+    #[must_use]
+    pub fn label_sets(&self) -> usize {
+        self.inner
+            .lock()
+            .expect("interner lock is never poisoned: no panics inside")
+            .label_sets
+            .len()
     }
 
     /// Number of interned strings (for the gateway's own metrics and tests).
@@ -88,6 +181,7 @@ impl Interner {
 pub struct LocalInterner<'s, 'b> {
     shared: &'s Interner,
     local: HashMap<&'b str, Str, std::hash::BuildHasherDefault<FastStrHasher>>,
+    sets: HashMap<u64, LabelSet, std::hash::BuildHasherDefault<PassThroughHasher>>,
 }
 
 /// A word-at-a-time multiply-rotate hasher for short strings (`FxHash`'s construction).
@@ -119,7 +213,23 @@ impl<'s, 'b> LocalInterner<'s, 'b> {
         LocalInterner {
             shared,
             local: HashMap::with_capacity_and_hasher(256, std::hash::BuildHasherDefault::default()),
+            sets: HashMap::with_capacity_and_hasher(256, std::hash::BuildHasherDefault::default()),
         }
+    }
+
+    /// The interned copy of the label set `pairs`, whose strings all come from this interner.
+    /// The shared set is consulted once per distinct set per push.
+    pub fn set(&mut self, pairs: Vec<(Str, Str)>) -> LabelSet {
+        let hash = set_hash(&pairs);
+        if let Some(v) = self.sets.get(&hash) {
+            if same_set(v, &pairs) {
+                return v.clone();
+            }
+            return pairs.into();
+        }
+        let v = self.shared.intern_set(hash, pairs);
+        self.sets.insert(hash, v.clone());
+        v
     }
 
     /// The interned copy of `s`.
@@ -149,6 +259,38 @@ mod tests {
         let a = i.intern("host");
         let b = i.intern("host");
         assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn equal_label_sets_share_one_allocation_across_pushes() {
+        let i = Interner::default();
+        let pairs = |i: &Interner| {
+            vec![
+                (i.intern("host"), i.intern("a")),
+                (i.intern("x"), i.intern("1")),
+            ]
+        };
+        let first = LocalInterner::new(&i).set(pairs(&i));
+        let second = LocalInterner::new(&i).set(pairs(&i));
+        assert!(Arc::ptr_eq(&first, &second));
+        let other = LocalInterner::new(&i).set(vec![(i.intern("host"), i.intern("b"))]);
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(&*other[0].1, "b");
+        assert_eq!(i.label_sets(), 2);
+    }
+
+    #[test]
+    fn sweep_drops_label_sets_nothing_else_holds() {
+        let i = Interner::default();
+        let kept = LocalInterner::new(&i).set(vec![(i.intern("k"), i.intern("kept"))]);
+        drop(LocalInterner::new(&i).set(vec![(i.intern("k"), i.intern("dropped"))]));
+        i.sweep();
+        assert_eq!(i.label_sets(), 1);
+        assert_eq!(i.len(), 2, "k and kept stay; dropped went with its set");
+        assert!(Arc::ptr_eq(
+            &kept,
+            &LocalInterner::new(&i).set(vec![(i.intern("k"), i.intern("kept"))])
+        ));
     }
 
     #[test]

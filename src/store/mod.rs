@@ -548,7 +548,7 @@ fn apply_grouping<'b>(
         out.push((n.clone(), v.clone()));
     }
     out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    out.into()
+    li.set(out)
 }
 
 fn check_unique(family: &StoredFamily, ids: &[u128]) -> Result<(), PushError> {
