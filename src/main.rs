@@ -9,7 +9,7 @@ use tracing::info;
 async fn main() -> anyhow::Result<()> {
     let config = Args::parse().validate().context("invalid flags")?;
     pushgate::telemetry::init_tracing(&config.log_level, config.log_format);
-    info!(version = env!("CARGO_PKG_VERSION"), "starting pushgate");
+    pushgate::telemetry::log_startup(&config);
     let server = pushgate::server::start(config)
         .await
         .context("starting the server")?;

@@ -1,10 +1,13 @@
 //! The gateway's own observability: logging set-up and the metrics pushgate exposes about
 //! itself.
 //!
-//! Owns: tracing-subscriber initialisation ([`init_tracing`]), the request counters and push
-//! duration/size summaries under the Go Pushgateway's names (so existing dashboards keep
-//! working), `process_*` metrics read from `/proc`, and `pushgate_*` metrics of our own.
-//! Does not own: rendering (the families built here go through `render` like pushed ones).
+//! Owns: tracing-subscriber initialisation ([`init_tracing`]), the start-up summary line
+//! ([`log_startup`]), the rate limit on per-request log lines ([`LogLimiter`], so a
+//! misbehaving client cannot flood the log), the request counters and push duration/size
+//! summaries under the Go Pushgateway's names (so existing dashboards keep working),
+//! `process_*` metrics read from `/proc`, and `pushgate_*` metrics of our own.
+//! Does not own: rendering (the families built here go through `render` like pushed ones),
+//! or deciding what is worth logging (each module logs its own events).
 //!
 //! Data enters through [`SelfMetrics::record_request`] / [`SelfMetrics::record_push`] from the
 //! HTTP layer and leaves as a `Vec<StoredFamily>` built per scrape by [`SelfMetrics::families`].
@@ -14,6 +17,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::model::{MetricType, Summary, Value};
 use crate::store::group::{Series, StoredFamily, Str};
@@ -47,6 +51,13 @@ pub const BUILTIN_FAMILIES: &[(&str, MetricType)] = &[
     ("pushgate_pushes_after_delete_total", MetricType::Counter),
 ];
 
+/// Rejected pushes logged at `info` per [`REJECTION_LOG_PERIOD`]; further ones in the same
+/// period go to `debug` and are counted in the next `info` line's `suppressed` field.
+pub const REJECTION_LOG_BURST: u32 = 10;
+
+/// The period of [`REJECTION_LOG_BURST`].
+pub const REJECTION_LOG_PERIOD: Duration = Duration::from_secs(60);
+
 /// Log output format (`--log.format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -68,6 +79,86 @@ pub fn init_tracing(level: &str, format: LogFormat) {
         LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Logs the start-up summary: the version and the settings an operator checks first, as
+/// given on the command line.
+pub fn log_startup(config: &crate::config::Config) {
+    let flag = |name: &str| {
+        config
+            .flags
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        listen_address = flag("web.listen-address"),
+        route_prefix = %config.route_prefix,
+        persistence_file = flag("persistence.file"),
+        persistence_interval = flag("persistence.interval"),
+        consistency_check = config.consistency_check,
+        flink_job_suffix = flag("flink.job-suffix"),
+        flink_rename = flag("flink.rename"),
+        flink_missed_pushes = config.expiry.missed_pushes,
+        push_group_ttl = flag("push.group-ttl"),
+        push_max_groups = config.limits.max_groups,
+        push_max_body_bytes = config.max_body_bytes,
+        config_file = flag("config.file"),
+        "starting pushgate"
+    );
+}
+
+/// A fixed-window rate limit for log lines about requests: at most `burst` lines per
+/// `period`, so a client sending thousands of bad pushes a second costs a few log lines, not
+/// a full disk. Counters (`pushgate_pushes_rejected_total`) still count every event.
+#[derive(Debug)]
+pub struct LogLimiter {
+    burst: u32,
+    period: Duration,
+    state: Mutex<LimiterState>,
+}
+
+#[derive(Debug, Default)]
+struct LimiterState {
+    window_start: Option<Instant>,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl LogLimiter {
+    /// At most `burst` lines per `period`.
+    #[must_use]
+    pub fn new(burst: u32, period: Duration) -> LogLimiter {
+        LogLimiter {
+            burst,
+            period,
+            state: Mutex::default(),
+        }
+    }
+
+    /// Whether to log an event happening at `now`: `Some(n)` to log it, `n` being how many
+    /// events were suppressed since the last one logged; `None` to suppress it.
+    pub fn admit(&self, now: Instant) -> Option<u64> {
+        let mut st = self
+            .state
+            .lock()
+            .expect("log limiter lock is never poisoned: no panics inside");
+        let expired = st
+            .window_start
+            .is_none_or(|start| now.saturating_duration_since(start) >= self.period);
+        if expired {
+            st.window_start = Some(now);
+            st.logged = 0;
+        }
+        if st.logged < self.burst {
+            st.logged += 1;
+            Some(std::mem::take(&mut st.suppressed))
+        } else {
+            st.suppressed += 1;
+            None
+        }
+    }
 }
 
 /// `ts=2026-11-21T10:00:00.123Z level=info msg="listening" address=[::]:9091`, the Go
@@ -210,6 +301,7 @@ struct Inner {
 pub struct SelfMetrics {
     inner: Mutex<Inner>,
     start_time: f64,
+    rejection_log: LogLimiter,
 }
 
 impl Default for SelfMetrics {
@@ -217,6 +309,7 @@ impl Default for SelfMetrics {
         SelfMetrics {
             inner: Mutex::default(),
             start_time: crate::store::now_seconds(),
+            rejection_log: LogLimiter::new(REJECTION_LOG_BURST, REJECTION_LOG_PERIOD),
         }
     }
 }
@@ -258,6 +351,11 @@ impl SelfMetrics {
     /// Counts a rejected push by reason (`parse`, `inconsistent`, `too_large`, ...).
     pub fn record_rejection(&self, reason: &'static str) {
         *self.lock().rejected.entry(reason).or_default() += 1;
+    }
+
+    /// Whether a rejected push should be logged at `info` now (see [`LogLimiter::admit`]).
+    pub fn admit_rejection_log(&self) -> Option<u64> {
+        self.rejection_log.admit(Instant::now())
     }
 
     /// Counts one scrape by the negotiated format and content encoding.
@@ -516,4 +614,35 @@ fn max_fds() -> Option<f64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_limiter_lets_a_burst_through_then_counts_what_it_suppressed() {
+        let limiter = LogLimiter::new(2, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(limiter.admit(at(0)), Some(0));
+        assert_eq!(limiter.admit(at(1)), Some(0));
+        assert_eq!(limiter.admit(at(2)), None);
+        assert_eq!(limiter.admit(at(59)), None);
+        // A new window: the first line carries the two suppressed events, once.
+        assert_eq!(limiter.admit(at(60)), Some(2));
+        assert_eq!(limiter.admit(at(61)), Some(0));
+        assert_eq!(limiter.admit(at(62)), None);
+    }
+
+    #[test]
+    fn log_limiter_window_starts_at_the_first_event_after_a_quiet_spell() {
+        let limiter = LogLimiter::new(1, Duration::from_secs(10));
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(limiter.admit(at(0)), Some(0));
+        assert_eq!(limiter.admit(at(100)), Some(0));
+        assert_eq!(limiter.admit(at(105)), None);
+        assert_eq!(limiter.admit(at(110)), Some(1));
+    }
 }

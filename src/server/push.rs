@@ -20,9 +20,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request, StatusCode};
-use tracing::debug;
+use tracing::{debug, info};
 
 use super::admin::method_name;
 use super::encoding::{self, ContentEncoding, EncodingError};
@@ -119,12 +119,20 @@ pub fn status_for(f: &PushFailure) -> StatusCode {
 pub async fn push(state: &Arc<AppState>, req: Request<Incoming>, path_rest: String) -> Resp {
     let start = Instant::now();
     let method = method_name(req.method());
+    // Kept for the log line of a rejection (a cheap clone of shared bytes).
+    let user_agent = req.headers().get(USER_AGENT).cloned();
     let (resp, size) = match handle(state, req, &path_rest).await {
         Ok((code, size)) => (status(code), size),
         Err((failure, size)) => {
-            state.metrics.record_rejection(failure.reason());
-            debug!(path = %path_rest, error = %failure, "push rejected");
             let code = status_for(&failure);
+            log_rejection(
+                state,
+                &failure,
+                code,
+                method,
+                &path_rest,
+                user_agent.as_ref(),
+            );
             let answer = if code == StatusCode::NOT_FOUND {
                 not_found()
             } else {
@@ -143,6 +151,33 @@ pub async fn push(state: &Arc<AppState>, req: Request<Incoming>, path_rest: Stri
             .record_push(method, start.elapsed().as_secs_f64(), size);
     }
     resp
+}
+
+/// Counts a rejection and logs it: at `info` within the rate limit (see
+/// `telemetry::LogLimiter`), so one misbehaving client cannot flood the log, else at `debug`.
+fn log_rejection(
+    state: &AppState,
+    failure: &PushFailure,
+    code: StatusCode,
+    method: &str,
+    path_rest: &str,
+    user_agent: Option<&hyper::header::HeaderValue>,
+) {
+    let reason = failure.reason();
+    state.metrics.record_rejection(reason);
+    let user_agent = user_agent.and_then(|v| v.to_str().ok()).unwrap_or("");
+    let status = code.as_u16();
+    if let Some(suppressed) = state.metrics.admit_rejection_log() {
+        info!(
+            reason, status, method, path = %path_rest, user_agent, error = %failure,
+            suppressed, "push rejected"
+        );
+    } else {
+        debug!(
+            reason, status, method, path = %path_rest, user_agent, error = %failure,
+            "push rejected"
+        );
+    }
 }
 
 type Handled = Result<(StatusCode, usize), (PushFailure, usize)>;

@@ -10,6 +10,7 @@ mod consistency;
 mod flink;
 mod flink_replay;
 mod limits;
+mod logging;
 mod negotiation;
 mod parse_errors;
 mod persistence;
