@@ -23,7 +23,6 @@ use crate::telemetry::LogFormat;
 )]
 #[command(
     name = "pushgate",
-    version,
     about = "A fast, Flink-aware drop-in replacement for the Prometheus Pushgateway"
 )]
 pub struct Args {
@@ -79,6 +78,17 @@ pub struct Args {
     /// Most concurrent connections; further clients wait in the kernel's accept queue.
     #[arg(long = "web.max-connections", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Path to a web config file (the Prometheus exporter-toolkit format) that can enable TLS,
+    /// basic auth and extra response headers; empty for plain HTTP without auth.
+    #[arg(long = "web.config.file", default_value = "")]
+    pub web_config_file: String,
+    /// Use the systemd socket-activation listener (file descriptor 3, `LISTEN_FDS`/`LISTEN_PID`)
+    /// instead of --web.listen-address (Linux only).
+    #[arg(long = "web.systemd-socket")]
+    pub systemd_socket: bool,
+    /// Path to a static assets/templates directory for the web UI; empty for the built-in one.
+    #[arg(long = "web.local-assets", default_value = "")]
+    pub local_assets: String,
     /// Flink's random job-name suffix: `split` moves the 32-hex reporter id from `job` into a
     /// label (see --flink.reporter-id-label); `keep` is the Go gateway's behaviour.
     #[arg(long = "flink.job-suffix", value_enum, default_value = "split")]
@@ -131,6 +141,26 @@ pub struct Args {
     /// Output format of log messages.
     #[arg(long = "log.format", value_enum, default_value = "logfmt")]
     pub log_format: LogFormat,
+    /// Show application version (in the Go Pushgateway's format) and exit.
+    #[arg(long = "version", short = 'V')]
+    pub version: bool,
+}
+
+/// What `--version` prints: the layout of the Go Pushgateway's (prometheus/common
+/// `version.Print`), with the build fields the status API reports.
+#[must_use]
+pub fn version_text() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    };
+    format!(
+        "pushgate, version {} (branch: , revision: )\n  build user:       \n  build date:       \n  go version:       rust\n  platform:         {}/{arch}\n",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+    )
 }
 
 /// Validated configuration.
@@ -173,6 +203,12 @@ pub struct Config {
     pub header_read_timeout: std::time::Duration,
     /// Most concurrent connections.
     pub max_connections: usize,
+    /// TLS, basic auth and response headers from `--web.config.file`.
+    pub web_config: Option<std::sync::Arc<crate::web_config::WebConfig>>,
+    /// Listen on the systemd socket-activation listener instead of `listen`.
+    pub systemd_socket: bool,
+    /// `--web.local-assets`: a directory of UI assets/templates, if given.
+    pub local_assets: Option<std::path::PathBuf>,
     /// Where to persist the store, if anywhere.
     pub persistence_file: Option<std::path::PathBuf>,
     /// Minimum time between two writes of the persistence file.
@@ -219,6 +255,9 @@ pub enum ConfigError {
     /// Occurs when `--config.file` cannot be read or holds an unusable rule.
     #[error(transparent)]
     File(#[from] crate::config_file::ConfigFileError),
+    /// Occurs when `--web.config.file` cannot be read or holds an unusable setting.
+    #[error(transparent)]
+    WebConfig(#[from] crate::web_config::WebConfigError),
     /// Occurs when `--flink.scope-delimiter` is not one character other than a letter or digit.
     #[error("invalid --flink.scope-delimiter {0:?}: must be one character, not a letter or digit")]
     ScopeDelimiter(String),
@@ -250,6 +289,9 @@ impl Args {
             ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
             ("web.header-read-timeout", self.header_read_timeout.clone()),
             ("web.max-connections", self.max_connections.to_string()),
+            ("web.config.file", self.web_config_file.clone()),
+            ("web.systemd-socket", self.systemd_socket.to_string()),
+            ("web.local-assets", self.local_assets.clone()),
             (
                 "push.disable-consistency-check",
                 self.disable_consistency_check.to_string(),
@@ -392,6 +434,12 @@ impl Args {
             aggregator,
         } = crate::config_file::compile(file, self.flink_rename, delimiter)?;
         let header_read_timeout = duration("web.header-read-timeout", &self.header_read_timeout)?;
+        let web_config = (!self.web_config_file.is_empty())
+            .then(|| {
+                crate::web_config::WebConfig::load(std::path::Path::new(&self.web_config_file))
+            })
+            .transpose()?
+            .map(std::sync::Arc::new);
         let persistence_interval = parse_duration(&self.persistence_interval)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| ConfigError::Duration(self.persistence_interval.clone()))?;
@@ -418,6 +466,9 @@ impl Args {
             body_read_timeout,
             header_read_timeout,
             max_connections: self.max_connections,
+            web_config,
+            systemd_socket: self.systemd_socket,
+            local_assets: (!self.local_assets.is_empty()).then(|| self.local_assets.into()),
             persistence_file: (!self.persistence_file.is_empty())
                 .then(|| self.persistence_file.into()),
             persistence_interval,

@@ -21,7 +21,8 @@
 //! - [`render`] builds the merged exposition (text, OpenMetrics, protobuf; gzip).
 //! - [`server`] serves HTTP: pushes, negotiated scrapes, the JSON API, admin and lifecycle.
 //! - [`config`] and [`telemetry`] handle flags, logging and the gateway's own metrics;
-//!   [`config_file`] reads the YAML file with rename and rollup rules.
+//!   [`config_file`] reads the YAML file with rename and rollup rules; [`web_config`] the
+//!   exporter-toolkit web config file (TLS, basic auth).
 //!
 //! A push costs O(size of the push): the store checks it against indexes kept up to date
 //! incrementally, never by re-gathering the store as the Go gateway does. A scrape re-renders
@@ -52,3 +53,4 @@ pub mod render;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod web_config;

@@ -7,7 +7,12 @@ use tracing::info;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Args::parse().validate().context("invalid flags")?;
+    let args = Args::parse();
+    if args.version {
+        print!("{}", pushgate::config::version_text());
+        return Ok(());
+    }
+    let config = args.validate().context("invalid flags")?;
     pushgate::telemetry::init_tracing(&config.log_level, config.log_format);
     pushgate::telemetry::log_startup(&config);
     let server = pushgate::server::start(config)

@@ -25,27 +25,38 @@ fn level() -> Compression {
     Compression::fast()
 }
 
-/// A compressed run of the exposition: deflate blocks ending on a sync flush, plus the CRC-32
-/// and length of the uncompressed bytes.
+thread_local! {
+    /// One compressor per thread, reset before each segment: a fast-level deflate state is a
+    /// few hundred KiB, and a scrape after a push compresses hundreds of small families.
+    static COMPRESSOR: std::cell::RefCell<Compress> =
+        std::cell::RefCell::new(Compress::new(level(), false));
+}
+
+/// A compressed run of the exposition: deflate blocks ending on a sync flush (possibly several
+/// stitched pieces), plus the CRC-32 and length of the uncompressed bytes.
 #[derive(Debug)]
 pub struct Segment {
-    data: Bytes,
+    data: Vec<Bytes>,
     crc: Crc,
 }
 
 impl Segment {
-    /// Compresses `parts` (concatenated) with a fresh compressor.
+    /// Compresses `parts` (concatenated) with a reset compressor, so it refers to nothing
+    /// before it.
     pub fn compress<'a>(parts: impl IntoIterator<Item = &'a Bytes>) -> Segment {
-        let mut compress = Compress::new(level(), false);
         let mut crc = Crc::new();
         let mut out = Vec::new();
-        for part in parts {
-            crc.update(part);
-            deflate(&mut compress, part, &mut out, FlushCompress::None);
-        }
-        deflate(&mut compress, &[], &mut out, FlushCompress::Sync);
+        COMPRESSOR.with_borrow_mut(|compress| {
+            compress.reset();
+            for part in parts {
+                crc.update(part);
+                deflate(compress, part, &mut out, FlushCompress::None);
+            }
+            deflate(compress, &[], &mut out, FlushCompress::Sync);
+        });
+        out.shrink_to_fit();
         Segment {
-            data: Bytes::from(out),
+            data: vec![Bytes::from(out)],
             crc,
         }
     }
@@ -53,57 +64,89 @@ impl Segment {
     /// The compressed size.
     #[must_use]
     pub fn compressed_len(&self) -> usize {
-        self.data.len()
+        self.data.iter().map(Bytes::len).sum()
+    }
+
+    /// The uncompressed size.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        usize::try_from(self.crc.amount()).expect("a segment's input fits in memory")
+    }
+
+    /// Whether the segment holds no input bytes.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.crc.amount() == 0
     }
 }
 
-/// Builds one gzip member from cached segments and fresh parts, in order.
+/// Joins cached segments and fresh parts, in order. Consecutive fresh parts are compressed
+/// together (one reset compressor) when a cached segment or the end comes.
+#[derive(Default)]
 pub struct Stitcher {
     out: Vec<Bytes>,
     crc: Crc,
-    fresh: Compress,
-}
-
-impl Default for Stitcher {
-    fn default() -> Self {
-        Stitcher {
-            out: vec![Bytes::from_static(&HEADER)],
-            crc: Crc::new(),
-            fresh: Compress::new(level(), false),
-        }
-    }
+    pending: Vec<Bytes>,
 }
 
 impl Stitcher {
     /// Appends a cached segment (zero-copy).
     pub fn cached(&mut self, segment: &Segment) {
-        self.out.push(segment.data.clone());
+        self.flush_pending();
+        self.out.extend(segment.data.iter().cloned());
         self.crc.combine(&segment.crc);
     }
 
-    /// Compresses and appends `parts`.
+    /// Appends `parts`, to be compressed with the fresh parts next to them.
     pub fn fresh(&mut self, parts: &[Bytes]) {
-        // A reset compressor refers to nothing before this point, like a new one.
-        self.fresh.reset();
-        let mut out = Vec::new();
-        for part in parts {
-            self.crc.update(part);
-            deflate(&mut self.fresh, part, &mut out, FlushCompress::None);
-        }
-        deflate(&mut self.fresh, &[], &mut out, FlushCompress::Sync);
-        self.out.push(Bytes::from(out));
+        self.pending
+            .extend(parts.iter().filter(|p| !p.is_empty()).cloned());
     }
 
-    /// The final empty block and the trailer; returns the body's chunks.
+    /// Appends one part, to be compressed with the fresh parts next to them.
+    pub fn fresh_one(&mut self, part: Bytes) {
+        if !part.is_empty() {
+            self.pending.push(part);
+        }
+    }
+
+    fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let segment = Segment::compress(&self.pending);
+        self.pending.clear();
+        self.out.extend(segment.data);
+        self.crc.combine(&segment.crc);
+    }
+
+    /// Everything appended, as one segment (for caching and stitching again).
+    #[must_use]
+    pub fn into_segment(mut self) -> Segment {
+        self.flush_pending();
+        Segment {
+            data: self.out,
+            crc: self.crc,
+        }
+    }
+
+    /// The gzip header, everything appended, the final empty block and the trailer: the
+    /// body's chunks.
     #[must_use]
     pub fn finish(mut self) -> Vec<Bytes> {
-        self.fresh.reset();
+        self.flush_pending();
         let mut tail = Vec::new();
-        deflate(&mut self.fresh, &[], &mut tail, FlushCompress::Finish);
+        COMPRESSOR.with_borrow_mut(|compress| {
+            compress.reset();
+            deflate(compress, &[], &mut tail, FlushCompress::Finish);
+        });
         tail.extend_from_slice(&self.crc.sum().to_le_bytes());
         tail.extend_from_slice(&self.crc.amount().to_le_bytes());
-        self.out.push(Bytes::from(tail));
-        self.out
+        let mut out = Vec::with_capacity(self.out.len() + 2);
+        out.push(Bytes::from_static(&HEADER));
+        out.append(&mut self.out);
+        out.push(Bytes::from(tail));
+        out
     }
 }
 
@@ -159,6 +202,25 @@ mod tests {
         s.fresh(&[b.clone(), b.clone()]);
         let want = [&a[..], &b[..], &c[..], &c[..], &b[..], &b[..]].concat();
         assert_eq!(gunzip(&s.finish()), want);
+    }
+
+    #[test]
+    fn stitched_segments_can_be_stitched_again() {
+        let a = Bytes::from("a_metric 1\n".repeat(100));
+        let b = Bytes::from_static(b"# TYPE b gauge\n");
+        let mut inner = Stitcher::default();
+        inner.fresh_one(b.clone());
+        inner.cached(&Segment::compress([&a]));
+        inner.fresh_one(b.clone());
+        let inner = inner.into_segment();
+        assert_eq!(inner.len(), a.len() + 2 * b.len());
+        let mut outer = Stitcher::default();
+        outer.cached(&inner);
+        outer.fresh_one(a.clone());
+        outer.cached(&inner);
+        let one = [&b[..], &a[..], &b[..]].concat();
+        let want = [&one[..], &a[..], &one[..]].concat();
+        assert_eq!(gunzip(&outer.finish()), want);
     }
 
     #[test]

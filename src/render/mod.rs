@@ -73,7 +73,8 @@ impl Format {
         }
     }
 
-    fn slot(self) -> usize {
+    /// The index of this format in per-format arrays.
+    pub(crate) fn slot(self) -> usize {
         match self {
             Format::Text => 0,
             Format::OpenMetrics => 1,
@@ -82,68 +83,133 @@ impl Format {
     }
 }
 
-/// One family of the merged exposition: its header and its series as zero-copy parts.
+/// A piece of a merged family: bytes made for this rendering (headers, push-time lines, the
+/// gateway's own series) or a run of a stored family's series, which the body takes from the
+/// family's cached lines (identity) or segment (gzip, when the run is the whole family).
+#[derive(Debug, Clone)]
+pub enum Part {
+    /// Bytes as they are.
+    Bytes(Bytes),
+    /// Series `start..end` of a stored family.
+    Run {
+        /// The family.
+        family: Arc<StoredFamily>,
+        /// First series.
+        start: usize,
+        /// One past the last series.
+        end: usize,
+    },
+}
+
+impl Part {
+    fn len(&self, format: Format, gzipped: bool) -> usize {
+        match self {
+            Part::Bytes(b) => b.len(),
+            Part::Run { family, start, end } if *start == 0 && *end == family.series.len() => {
+                family.whole_len(format, gzipped)
+            }
+            Part::Run { family, start, end } => family.lines(format).run(*start, *end).len(),
+        }
+    }
+
+    /// The uncompressed bytes.
+    fn bytes(&self, format: Format) -> Bytes {
+        match self {
+            Part::Bytes(b) => b.clone(),
+            Part::Run { family, start, end } => family.lines(format).run(*start, *end),
+        }
+    }
+
+    /// Appends this part to a gzip stitcher: a whole family as its cached segment, anything
+    /// else as fresh bytes.
+    fn stitch(&self, format: Format, stitcher: &mut gzip::Stitcher) {
+        match self {
+            Part::Run { family, start, end } if *start == 0 && *end == family.series.len() => {
+                stitcher.cached(family.segment(format));
+            }
+            other => stitcher.fresh_one(other.bytes(format)),
+        }
+    }
+}
+
+/// One family of the merged exposition: its header and its series.
 #[derive(Debug, Clone)]
 pub struct FamilyChunk {
     /// The family name.
     pub name: Str,
     /// The header (`# HELP`/`# TYPE` lines, or a protobuf length prefix and header fields)
     /// first, then runs of series.
-    pub parts: Vec<Bytes>,
+    pub parts: Vec<Part>,
+}
+
+impl FamilyChunk {
+    /// The uncompressed bytes of the family in `format`.
+    #[must_use]
+    pub fn bytes(&self, format: Format) -> Vec<Bytes> {
+        self.parts.iter().map(|p| p.bytes(format)).collect()
+    }
 }
 
 /// Where the series of one merged family come from.
 enum Source<'a> {
-    /// A stored family of one group (or of the gateway's own metrics).
-    Family(&'a StoredFamily),
+    /// A stored family of one group.
+    Stored(&'a Arc<StoredFamily>),
+    /// One of the gateway's own families (rendered for each scrape).
+    Own(&'a StoredFamily),
     /// One group's push-time series (index 0: success, 1: failure).
     Time(&'a Group, usize),
 }
 
 impl Source<'_> {
-    fn len(&self) -> usize {
+    fn family(&self) -> Option<&StoredFamily> {
         match self {
-            Source::Family(f) => f.series.len(),
-            Source::Time(..) => 1,
+            Source::Stored(f) => Some(f),
+            Source::Own(f) => Some(f),
+            Source::Time(..) => None,
         }
+    }
+
+    fn len(&self) -> usize {
+        self.family().map_or(1, |f| f.series.len())
     }
 
     fn labels(&self, i: usize) -> &[(Str, Str)] {
         match self {
-            Source::Family(f) => &f.series[i].labels,
+            Source::Stored(f) => &f.series[i].labels,
+            Source::Own(f) => &f.series[i].labels,
             Source::Time(g, _) => &g.labels,
         }
     }
 
-    fn run(&self, start: usize, end: usize, format: Format) -> Bytes {
+    fn run(&self, start: usize, end: usize, format: Format) -> Part {
         match (self, format) {
-            (Source::Family(f), Format::Text) => f.rendered().run(start, end),
-            (Source::Family(f), Format::OpenMetrics) => f.rendered_openmetrics().run(start, end),
-            (Source::Family(f), Format::Protobuf) => f.rendered_protobuf().run(start, end),
+            (Source::Stored(f), _) => Part::Run {
+                family: Arc::clone(f),
+                start,
+                end,
+            },
+            (Source::Own(f), _) => Part::Bytes(f.lines(format).run(start, end)),
             (Source::Time(g, which), Format::Protobuf) => {
                 let value = if *which == 0 {
                     g.times.success
                 } else {
                     g.times.failure
                 };
-                protobuf::time_metric(&g.labels, value)
+                Part::Bytes(protobuf::time_metric(&g.labels, value))
             }
-            (Source::Time(g, which), _) => g.time_lines[*which].clone(),
+            (Source::Time(g, which), _) => Part::Bytes(g.time_lines[*which].clone()),
         }
     }
 
     fn kind(&self) -> MetricType {
-        match self {
-            Source::Family(f) => f.kind,
-            Source::Time(..) => MetricType::Gauge,
-        }
+        self.family().map_or(MetricType::Gauge, |f| f.kind)
     }
 
     fn help(&self) -> Option<&str> {
         match self {
-            Source::Family(f) => f.help.as_deref(),
             Source::Time(_, 0) => Some(PUSH_TIME_HELP),
             Source::Time(..) => Some(PUSH_FAILURE_TIME_HELP),
+            other => other.family().and_then(|f| f.help.as_deref()),
         }
     }
 }
@@ -152,18 +218,27 @@ impl Source<'_> {
 /// `push_failure_time_seconds`, sorted by family name, in the text format.
 #[must_use]
 pub fn render_store(snapshot: &Snapshot) -> Vec<FamilyChunk> {
-    render_store_as(snapshot, Format::Text)
+    render_store_as(snapshot, Format::Text, false)
 }
 
-/// [`render_store`] in any format.
+/// [`render_store`] in any format, for an identity or a gzip body (a protobuf family's length
+/// prefix is taken from whichever form of its series that body uses).
 #[must_use]
-pub fn render_store_as(snapshot: &Snapshot, format: Format) -> Vec<FamilyChunk> {
+pub fn render_store_as(snapshot: &Snapshot, format: Format, gzipped: bool) -> Vec<FamilyChunk> {
     let by_name = collect_sources(&snapshot.groups, &[]);
     let taken = |n: &str| by_name.contains_key(n);
+    let enc = Encoding { format, gzipped };
     by_name
         .iter()
-        .map(|(name, sources)| merge_family(name, sources, None, format, &taken))
+        .map(|(name, sources)| merge_family(name, sources, None, enc, &taken))
         .collect()
+}
+
+/// What a rendering is for: the format, and whether the body is gzipped.
+#[derive(Debug, Clone, Copy)]
+struct Encoding {
+    format: Format,
+    gzipped: bool,
 }
 
 fn collect_sources<'a>(
@@ -173,7 +248,7 @@ fn collect_sources<'a>(
     let mut by_name: BTreeMap<&str, Vec<Source<'_>>> = BTreeMap::new();
     for g in groups {
         for (name, f) in &g.families {
-            by_name.entry(name).or_default().push(Source::Family(f));
+            by_name.entry(name).or_default().push(Source::Stored(f));
         }
         by_name
             .entry(PUSH_TIME_NAME)
@@ -185,7 +260,7 @@ fn collect_sources<'a>(
             .push(Source::Time(g, 1));
     }
     for f in own {
-        by_name.entry(&f.name).or_default().push(Source::Family(f));
+        by_name.entry(&f.name).or_default().push(Source::Own(f));
     }
     by_name
 }
@@ -197,9 +272,10 @@ fn merge_family(
     name: &str,
     sources: &[Source<'_>],
     fixed_help: Option<&str>,
-    format: Format,
+    enc: Encoding,
     taken: &impl Fn(&str) -> bool,
 ) -> FamilyChunk {
+    let format = enc.format;
     let kind = sources.first().map_or(MetricType::Untyped, Source::kind);
     // With the consistency check disabled, groups may disagree on the type; the first group
     // (in grouping-key order) wins and the others' series are left out of the scrape.
@@ -210,7 +286,7 @@ fn merge_family(
             .find_map(|s| s.help().filter(|h| !h.is_empty()))
     });
     let mut parts = Vec::with_capacity(sources.len() + 1);
-    parts.push(Bytes::new());
+    parts.push(Part::Bytes(Bytes::new()));
     if let [only] = sources.as_slice() {
         if only.len() > 0 {
             parts.push(only.run(0, only.len(), format));
@@ -218,14 +294,14 @@ fn merge_family(
     } else {
         merge_runs(&sources, &mut parts, format);
     }
-    parts[0] = match format {
+    parts[0] = Part::Bytes(match format {
         Format::Text => header(name, help, kind),
         Format::OpenMetrics => openmetrics::header(name, help, kind, taken),
         Format::Protobuf => {
-            let len = parts.iter().map(Bytes::len).sum();
+            let len = parts.iter().map(|p| p.len(format, enc.gzipped)).sum();
             protobuf::family_prefix(name, help, kind, len)
         }
-    };
+    });
     FamilyChunk {
         name: Str::from(name),
         parts,
@@ -277,7 +353,7 @@ impl PartialEq for Head<'_> {
 
 impl Eq for Head<'_> {}
 
-fn merge_runs(sources: &[&Source<'_>], parts: &mut Vec<Bytes>, format: Format) {
+fn merge_runs(sources: &[&Source<'_>], parts: &mut Vec<Part>, format: Format) {
     let mut heap: BinaryHeap<Head<'_>> = sources
         .iter()
         .enumerate()
@@ -321,7 +397,7 @@ pub enum Piece {
     /// `cached[range]`, all their parts in order.
     Cached(Range<usize>),
     /// Rendered for this scrape.
-    Fresh(Vec<Bytes>),
+    Fresh(Vec<Part>),
 }
 
 /// Assembles the full text exposition: cached pushed families merged by name with the
@@ -331,12 +407,13 @@ pub fn assemble(cached: &[FamilyChunk], snapshot: &Snapshot, own: &[StoredFamily
     flatten(
         cached,
         &assemble_pieces(cached, snapshot, own, Format::Text),
+        Format::Text,
     )
 }
 
-/// The body's chunks for `pieces` over `cached`.
+/// The uncompressed body's chunks for `pieces` over `cached`.
 #[must_use]
-pub fn flatten(cached: &[FamilyChunk], pieces: &[Piece]) -> Vec<Bytes> {
+pub fn flatten(cached: &[FamilyChunk], pieces: &[Piece], format: Format) -> Vec<Bytes> {
     let mut out = Vec::with_capacity(cached.iter().map(|c| c.parts.len()).sum::<usize>() + 16);
     for piece in pieces {
         match piece {
@@ -344,10 +421,10 @@ pub fn flatten(cached: &[FamilyChunk], pieces: &[Piece]) -> Vec<Bytes> {
                 out.extend(
                     cached[range.clone()]
                         .iter()
-                        .flat_map(|c| c.parts.iter().cloned()),
+                        .flat_map(|c| c.parts.iter().map(|p| p.bytes(format))),
                 );
             }
-            Piece::Fresh(parts) => out.extend(parts.iter().cloned()),
+            Piece::Fresh(parts) => out.extend(parts.iter().map(|p| p.bytes(format))),
         }
     }
     out
@@ -363,13 +440,31 @@ pub fn assemble_pieces(
     own: &[StoredFamily],
     format: Format,
 ) -> Vec<Piece> {
+    assemble_pieces_for(
+        cached,
+        snapshot,
+        own,
+        Encoding {
+            format,
+            gzipped: false,
+        },
+    )
+}
+
+fn assemble_pieces_for(
+    cached: &[FamilyChunk],
+    snapshot: &Snapshot,
+    own: &[StoredFamily],
+    enc: Encoding,
+) -> Vec<Piece> {
+    let format = enc.format;
     let mut own_sorted: Vec<&StoredFamily> = own.iter().collect();
     own_sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let taken = |n: &str| {
         cached.binary_search_by(|c| (*c.name).cmp(n)).is_ok() || own.iter().any(|o| &*o.name == n)
     };
     let render_own =
-        |o: &StoredFamily| merge_family(&o.name, &[Source::Family(o)], None, format, &taken).parts;
+        |o: &StoredFamily| merge_family(&o.name, &[Source::Own(o)], None, enc, &taken).parts;
     let mut pieces = Vec::new();
     let mut run_start = 0;
     let mut own_iter = own_sorted.into_iter().peekable();
@@ -383,10 +478,10 @@ pub fn assemble_pieces(
                 .groups
                 .iter()
                 .filter_map(|g| g.families.get(&*chunk.name))
-                .map(|f| Source::Family(f))
+                .map(Source::Stored)
                 .collect();
-            sources.insert(0, Source::Family(o));
-            merge_family(&o.name, &sources, o.help.as_deref(), format, &taken).parts
+            sources.insert(0, Source::Own(o));
+            merge_family(&o.name, &sources, o.help.as_deref(), enc, &taken).parts
         });
         if fresh.is_empty() && merged.is_none() {
             continue;
@@ -406,9 +501,9 @@ pub fn assemble_pieces(
     if run_start < cached.len() {
         pieces.push(Piece::Cached(run_start..cached.len()));
     }
-    let mut tail: Vec<Bytes> = own_iter.flat_map(render_own).collect();
+    let mut tail: Vec<Part> = own_iter.flat_map(render_own).collect();
     if format == Format::OpenMetrics {
-        tail.push(Bytes::from_static(openmetrics::EOF));
+        tail.push(Part::Bytes(Bytes::from_static(openmetrics::EOF)));
     }
     if !tail.is_empty() {
         pieces.push(Piece::Fresh(tail));
@@ -419,12 +514,13 @@ pub fn assemble_pieces(
 /// A gzip segment, compressed by the first scraper that needs it.
 type SegmentSlot = Arc<OnceLock<gzip::Segment>>;
 
-/// What one store generation's scrapes share: the rendered families per format, and the gzip
-/// segments of their cached runs.
+/// What one store generation's scrapes share: the merged families per format and encoding,
+/// and the gzip segments of their cached runs (stitched from the families' own segments, so a
+/// generation after a push compresses only what the push changed, plus family headers).
 #[derive(Debug)]
 pub struct Rendered {
     generation: u64,
-    chunks: [OnceLock<Arc<Vec<FamilyChunk>>>; 3],
+    chunks: [OnceLock<Arc<Vec<FamilyChunk>>>; 6],
     gzip: Mutex<HashMap<(Format, Range<usize>), SegmentSlot>>,
 }
 
@@ -437,11 +533,21 @@ impl Rendered {
         }
     }
 
-    /// The families of `snapshot` (which must be of this generation) in `format`.
+    /// The families of `snapshot` (which must be of this generation) in `format`, for an
+    /// uncompressed body.
     pub fn chunks(&self, snapshot: &Snapshot, format: Format) -> Arc<Vec<FamilyChunk>> {
+        self.chunks_for(snapshot, format, false)
+    }
+
+    fn chunks_for(
+        &self,
+        snapshot: &Snapshot,
+        format: Format,
+        gzipped: bool,
+    ) -> Arc<Vec<FamilyChunk>> {
         debug_assert_eq!(snapshot.generation, self.generation);
-        self.chunks[format.slot()]
-            .get_or_init(|| Arc::new(render_store_as(snapshot, format)))
+        self.chunks[format.slot() * 2 + usize::from(gzipped)]
+            .get_or_init(|| Arc::new(render_store_as(snapshot, format, gzipped)))
             .clone()
     }
 
@@ -455,10 +561,10 @@ impl Rendered {
         format: Format,
         gzipped: bool,
     ) -> Vec<Bytes> {
-        let cached = self.chunks(snapshot, format);
-        let pieces = assemble_pieces(&cached, snapshot, own, format);
+        let cached = self.chunks_for(snapshot, format, gzipped);
+        let pieces = assemble_pieces_for(&cached, snapshot, own, Encoding { format, gzipped });
         if !gzipped {
-            return flatten(&cached, &pieces);
+            return flatten(&cached, &pieces, format);
         }
         let mut stitcher = gzip::Stitcher::default();
         for piece in &pieces {
@@ -471,13 +577,21 @@ impl Rendered {
                         .entry((format, range.clone()))
                         .or_default()
                         .clone();
-                    // Compressed outside the map lock; concurrent scrapers wait for one.
+                    // Stitched outside the map lock; concurrent scrapers wait for one.
                     let segment = slot.get_or_init(|| {
-                        gzip::Segment::compress(cached[range.clone()].iter().flat_map(|c| &c.parts))
+                        let mut inner = gzip::Stitcher::default();
+                        for part in cached[range.clone()].iter().flat_map(|c| &c.parts) {
+                            part.stitch(format, &mut inner);
+                        }
+                        inner.into_segment()
                     });
                     stitcher.cached(segment);
                 }
-                Piece::Fresh(parts) => stitcher.fresh(parts),
+                Piece::Fresh(parts) => {
+                    for part in parts {
+                        part.stitch(format, &mut stitcher);
+                    }
+                }
             }
         }
         stitcher.finish()
@@ -579,6 +693,48 @@ mod tests {
     }
 
     #[test]
+    fn gzip_scrapes_keep_only_compressed_families_and_reuse_unchanged_ones_after_a_push() {
+        let store = Store::new(&[], true);
+        push(&store, "a", "x{i=\"1\"} 1\ny 2\n");
+        push(&store, "b", "x{i=\"2\"} 3\n");
+        let cache = ScrapeCache::default();
+        let snap = store.snapshot();
+        for format in Format::ALL {
+            let _ = cache
+                .generation(snap.generation)
+                .body(&snap, &[], format, true);
+        }
+        let families = || {
+            let snap = store.snapshot();
+            snap.groups
+                .iter()
+                .flat_map(|g| g.families.values().cloned().collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        };
+        for f in families() {
+            for format in Format::ALL {
+                assert!(!f.keeps_lines(format), "{} {format:?}", f.name);
+            }
+        }
+        let before: Vec<*const gzip::Segment> = families()
+            .iter()
+            .map(|f| std::ptr::from_ref(f.segment(Format::Text)))
+            .collect();
+        push(&store, "b", "x{i=\"2\"} 4\n");
+        let newer = store.snapshot();
+        let _ = cache
+            .generation(newer.generation)
+            .body(&newer, &[], Format::Text, true);
+        let after: Vec<*const gzip::Segment> = families()
+            .iter()
+            .map(|f| std::ptr::from_ref(f.segment(Format::Text)))
+            .collect();
+        // Group a's two families are the same (not recompressed); b's one family is new.
+        assert_eq!(before[..2], after[..2]);
+        assert_ne!(before[2], after[2]);
+    }
+
+    #[test]
     fn gzip_bodies_inflate_to_the_identity_body_with_own_families_interleaved() {
         let store = Store::new(&[], true);
         push(&store, "a", "a_first 1\nz_last 2\n");
@@ -593,6 +749,7 @@ mod tests {
         let shared = ScrapeCache::default().generation(snap.generation);
         for format in Format::ALL {
             let plain = concat(&shared.body(&snap, &own, format, false));
+            assert!(!plain.is_empty());
             for _ in 0..2 {
                 let zipped = concat(&shared.body(&snap, &own, format, true));
                 let mut inflated = Vec::new();

@@ -1,8 +1,10 @@
 //! The HTTP server: accept loop, connection handling and graceful shutdown.
 //!
-//! Owns: binding the listener, serving HTTP/1.1 and HTTP/2 (hyper-util's auto builder) on
-//! each connection, the header-read timeout, and draining in-flight requests on shutdown
-//! ([`RunningServer::shutdown`]).
+//! Owns: binding the listener (or taking systemd's, `--web.systemd-socket`), serving HTTP/1.1
+//! and HTTP/2 (hyper-util's auto builder) on each connection, the header-read timeout, and
+//! draining in-flight requests on shutdown ([`RunningServer::shutdown`]). With a web config
+//! file, each connection's TLS handshake runs in its own task (see [`tls`]) and every request
+//! passes [`auth::guard`] first.
 //! Does not own: what requests mean (see [`routes`]).
 //!
 //! [`start`] binds and spawns the accept loop and returns at once with the bound address, so
@@ -10,12 +12,14 @@
 
 pub mod admin;
 pub mod api;
+pub mod auth;
 pub mod body;
 pub mod encoding;
 pub mod push;
 pub mod response;
 pub mod routes;
 pub mod scrape;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,7 +29,7 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -87,6 +91,9 @@ pub enum ServerError {
     /// Occurs when the persistence file cannot be restored.
     #[error(transparent)]
     Persistence(#[from] crate::persist::PersistError),
+    /// Occurs when `--web.systemd-socket` is given but systemd passed no listening socket.
+    #[error("--web.systemd-socket: {0}")]
+    SystemdSocket(String),
     /// Occurs when the listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -144,6 +151,27 @@ impl RunningServer {
     }
 }
 
+/// The listener systemd passed (`LISTEN_FDS`/`LISTEN_PID`, first descriptor 3), as
+/// `--web.systemd-socket` asks. The Go gateway serves every passed socket; we serve the first.
+fn systemd_listener() -> Result<TcpListener, ServerError> {
+    let err = |msg: String| ServerError::SystemdSocket(msg);
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() > 1 {
+        warn!(
+            sockets = fds.len(),
+            "systemd passed several sockets; serving the first only"
+        );
+    }
+    let listener = fds
+        .take_tcp_listener(0)
+        .map_err(|e| err(format!("file descriptor 3 is not a TCP listener: {e}")))?
+        .ok_or_else(|| err("no socket activation file descriptors found".into()))?;
+    listener
+        .set_nonblocking(true)
+        .and_then(|()| TcpListener::from_std(listener))
+        .map_err(|e| err(e.to_string()))
+}
+
 async fn bind(listen: ListenAddr) -> Result<TcpListener, ServerError> {
     let err = |addr: String| move |source| ServerError::Bind { addr, source };
     match listen {
@@ -164,7 +192,7 @@ async fn bind(listen: ListenAddr) -> Result<TcpListener, ServerError> {
 ///
 /// # Errors
 /// [`ServerError::Persistence`] when the file cannot be restored, [`ServerError::Bind`] when
-/// the address cannot be bound.
+/// the address cannot be bound, [`ServerError::SystemdSocket`] when systemd passed no socket.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let state = Arc::new(AppState::new(config));
     let persister = match state.config.persistence_file.clone() {
@@ -189,7 +217,11 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         }
         None => None,
     };
-    let listener = bind(state.config.listen).await?;
+    let listener = if state.config.systemd_socket {
+        systemd_listener()?
+    } else {
+        bind(state.config.listen).await?
+    };
     let addr = listener.local_addr().map_err(|source| ServerError::Bind {
         addr: format!("{:?}", state.config.listen),
         source,
@@ -197,7 +229,11 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let stop = state.stop.clone();
     let task = tokio::spawn(accept_loop(listener, state.clone(), stop.subscribe()));
     tokio::spawn(crate::flink::expiry::run(state.clone(), stop.subscribe()));
-    info!(address = %addr, route_prefix = %state.config.route_prefix, consistency_check = state.config.consistency_check, "listening");
+    let web = state.config.web_config.as_deref();
+    for note in web.iter().flat_map(|w| &w.warnings) {
+        warn!(file = %web.map(|w| w.path.display().to_string()).unwrap_or_default(), "web config: {note}");
+    }
+    info!(address = %addr, route_prefix = %state.config.route_prefix, consistency_check = state.config.consistency_check, tls = web.is_some_and(|w| w.tls.is_some()), basic_auth = web.is_some_and(|w| w.auth.is_some()), "listening");
     Ok(RunningServer {
         addr,
         state,
@@ -234,6 +270,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<AppState>, mut stop: watc
     // Connection limit (mini-redis style): a permit is taken before accepting, so clients
     // beyond the limit wait in the kernel's accept queue instead of costing us memory.
     let permits = Arc::new(tokio::sync::Semaphore::new(state.config.max_connections));
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -248,26 +285,59 @@ async fn accept_loop(listener: TcpListener, state: Arc<AppState>, mut stop: watc
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let st = state.clone();
-                let svc = service_fn(move |req| {
-                    let st = st.clone();
-                    async move { Ok::<_, Infallible>(routes::handle(st, req).await) }
-                });
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc).into_owned());
+                let (st, builder, watcher) = (state.clone(), builder.clone(), graceful.watcher());
                 tokio::spawn(async move {
                     let _permit = permit;
-                    if let Err(e) = conn.await {
-                        debug!(peer = %peer, error = %e, "connection ended with an error");
-                    }
+                    serve_connection(st, &builder, watcher, stream, peer).await;
                 });
             }
             _ = stop.changed() => break,
         }
     }
     drop(listener);
+    drop(builder);
     info!("shutting down: draining in-flight requests");
     tokio::select! {
         () = graceful.shutdown() => info!("all connections closed"),
         () = tokio::time::sleep(DRAIN_DEADLINE) => warn!(deadline_s = DRAIN_DEADLINE.as_secs(), "drain deadline passed; closing remaining connections"),
+    }
+}
+
+/// Serves one connection: the TLS handshake first when the web config enables TLS (bounded by
+/// the header-read timeout, so a client that never finishes it holds a permit only that long),
+/// then HTTP, every request through [`auth::guard`].
+async fn serve_connection(
+    state: Arc<AppState>,
+    builder: &Builder<TokioExecutor>,
+    watcher: Watcher,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) {
+    let tls = state.config.web_config.as_ref().and_then(|w| w.tls.clone());
+    let deadline = state.config.header_read_timeout;
+    let svc = service_fn(move |req| {
+        let st = state.clone();
+        async move { Ok::<_, Infallible>(auth::guard(st, peer, req).await) }
+    });
+    let served = match tls {
+        None => {
+            watcher
+                .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                .await
+        }
+        Some(tls) => match tls.accept(stream, deadline).await {
+            Ok(stream) => {
+                watcher
+                    .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                    .await
+            }
+            Err(e) => {
+                debug!(peer = %peer, error = %e, "TLS handshake failed");
+                return;
+            }
+        },
+    };
+    if let Err(e) = served {
+        debug!(peer = %peer, error = %e, "connection ended with an error");
     }
 }

@@ -1,7 +1,10 @@
 //! The stored form of one group: immutable once built, shared by `Arc`.
 //!
 //! Owns: [`Group`], [`StoredFamily`], [`Series`], the Go Pushgateway's series order
-//! ([`go_order`]) and each family's lazily rendered text lines and protobuf metrics.
+//! ([`go_order`]) and each family's lazily rendered forms: per format, the gzip segment of all
+//! its series (what Prometheus scrapes need; kept, it is about 1/20 of the text) and the
+//! uncompressed lines (only built, and kept, once an uncompressed scrape or a partial run needs
+//! them).
 //! Does not own: validation (see `consistency`) or the merge across groups (see `render`).
 //!
 //! A push builds new `StoredFamily` values outside the store lock (interned labels, sorted
@@ -17,7 +20,9 @@ use bytes::Bytes;
 
 use crate::grouping::GroupingKey;
 use crate::model::{MetricType, Value};
+use crate::render::gzip::Segment;
 use crate::render::series::{render_lines, RenderedLines};
+use crate::render::Format;
 
 /// An interned string: cheap to clone and compare by pointer first.
 pub type Str = Arc<str>;
@@ -50,6 +55,7 @@ pub struct StoredFamily {
     rendered: OnceLock<RenderedLines>,
     rendered_protobuf: OnceLock<RenderedLines>,
     rendered_openmetrics: OnceLock<RenderedLines>,
+    segments: [OnceLock<Segment>; 3],
 }
 
 impl StoredFamily {
@@ -72,6 +78,67 @@ impl StoredFamily {
             rendered: OnceLock::new(),
             rendered_protobuf: OnceLock::new(),
             rendered_openmetrics: OnceLock::new(),
+            segments: Default::default(),
+        }
+    }
+
+    /// The uncompressed series of this family in `format`, rendered on first use and kept.
+    pub fn lines(&self, format: Format) -> &RenderedLines {
+        match format {
+            Format::Text => self.rendered(),
+            Format::OpenMetrics => self.rendered_openmetrics(),
+            Format::Protobuf => self.rendered_protobuf(),
+        }
+    }
+
+    /// Whether the uncompressed lines in `format` are kept (an uncompressed scrape or a
+    /// partial run needed them).
+    #[must_use]
+    pub fn keeps_lines(&self, format: Format) -> bool {
+        self.lines_if_rendered(format).is_some()
+    }
+
+    /// The uncompressed lines in `format` if some scrape already needed them.
+    fn lines_if_rendered(&self, format: Format) -> Option<&RenderedLines> {
+        match format {
+            Format::Text => self.rendered.get(),
+            Format::OpenMetrics if !crate::render::openmetrics::needs_own_lines(self) => {
+                self.rendered.get()
+            }
+            Format::OpenMetrics => self.rendered_openmetrics.get(),
+            Format::Protobuf => self.rendered_protobuf.get(),
+        }
+    }
+
+    /// All series of this family in `format` as one gzip segment, compressed on first use. The
+    /// uncompressed lines are rendered for it only transiently unless already kept.
+    pub fn segment(&self, format: Format) -> &Segment {
+        let slot = match format {
+            Format::OpenMetrics if !crate::render::openmetrics::needs_own_lines(self) => {
+                Format::Text
+            }
+            f => f,
+        };
+        self.segments[slot.slot()].get_or_init(|| {
+            if let Some(lines) = self.lines_if_rendered(format) {
+                return Segment::compress([&lines.bytes]);
+            }
+            let lines = match format {
+                Format::Text => render_lines(self),
+                Format::OpenMetrics => crate::render::openmetrics::render_lines(self),
+                Format::Protobuf => crate::render::protobuf::render_metrics(self),
+            };
+            Segment::compress([&lines.bytes])
+        })
+    }
+
+    /// The uncompressed size of all series in `format`, from whichever form exists (the
+    /// segment is made when neither does and `gzipped`, else the lines).
+    pub fn whole_len(&self, format: Format, gzipped: bool) -> usize {
+        match self.lines_if_rendered(format) {
+            Some(lines) => lines.bytes.len(),
+            None if gzipped => self.segment(format).len(),
+            None => self.lines(format).bytes.len(),
         }
     }
 

@@ -207,8 +207,11 @@ async fn gzip_scrapes_are_one_member_with_the_same_content_in_every_format() {
             assert_eq!(zipped.header("content-encoding"), Some("gzip"));
             assert_eq!(zipped.header("vary"), Some("Accept, Accept-Encoding"));
             assert_eq!(zipped.header("content-type"), plain.header("content-type"));
+            // Each stored family is compressed once, on its own (so a scrape after a push
+            // compresses only what the push changed); Flink's small families then compress
+            // about 5x instead of 18x for the whole body (BENCHMARKS.md, gzip size).
             assert!(
-                zipped.body.len() * 5 < plain.body.len(),
+                zipped.body.len() * 3 < plain.body.len(),
                 "{accept}: compresses"
             );
             let inflated = gunzip_single_member(&zipped.body);

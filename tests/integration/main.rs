@@ -19,4 +19,5 @@ mod push;
 mod rename;
 mod routing;
 mod scrape;
+mod tls;
 mod torture;
