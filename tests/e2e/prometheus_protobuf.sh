@@ -10,39 +10,19 @@
 # Both use `honor_labels: true` (as the Pushgateway needs) and gzip (Prometheus always asks for
 # it). Which format pushgate served is read from its `pushgate_scrapes_total{format,encoding}`.
 # Also checks the OpenMetrics output with the reference Python parser (prometheus_client).
-# Prometheus runs as a plain process with its own temp config and data dir, on loopback ports.
+# Prometheus runs as a plain process with its own temp config and data dir, on free loopback
+# ports (helpers in lib.sh).
 # Run by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if ! command -v prometheus >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
-fi
-cargo build --release --quiet --bin pushgate
+. tests/e2e/lib.sh
+need_prometheus
+start_pushgate
+work=$E2E_WORK
+pg=$PG
 
-work=$(mktemp -d)
-pg_port=19581
-prom_port=19590
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-wait_for() { for _ in $(seq 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "FAIL: $1 never answered"; return 1; }
-
-./target/release/pushgate --web.listen-address=127.0.0.1:$pg_port --log.level=warn \
-  >"$work/pushgate.log" 2>&1 &
-pids+=($!)
-pg="http://127.0.0.1:$pg_port"
-wait_for "$pg/-/ready"
-
-push() { curl -sf -X PUT --data-binary @"fixtures/$1" "$pg/metrics/job/$2" >/dev/null; }
-push flink-2.3.0/jm.txt flinkpgw1aad809d7e0ec3094164704a63618361/k1/v1/k2/v2
-push flink-2.3.0/tm.txt flinkpgwf451c26a333bf1ebebb2cf061f1cfd74/k1/v1/k2/v2
-push flink-1.20.3/jm.txt flinkpgwbe28a1692412e06eb1127c490986a112/k1/v1/k2/v2
-push flink-1.20.3/tm.txt flinkpgw5738eb88e44fccf530d4e63167c5c0cb/k1/v1/k2/v2
+push_flink_fixtures
 push flink-2.3.0-edge/tm.txt 'flink+job+%C3%BC%2Bx/pct/50%25/cluster/prod+east/site/%C3%A7%C3%B6d%C3%A9'
 push api/mixed.txt api/instance/i1
 curl -sf "$pg/metrics" >"$work/text.txt"
@@ -71,14 +51,10 @@ scrape_configs:
   - job_name: pushgate
     honor_labels: true
     static_configs:
-      - targets: ['127.0.0.1:$pg_port']
+      - targets: ['127.0.0.1:$PG_PORT']
 YML
-  prometheus --config.file="$work/$name/prometheus.yml" --storage.tsdb.path="$work/$name/data" \
-    --web.listen-address=127.0.0.1:$prom_port "$@" >"$work/$name/prometheus.log" 2>&1 &
-  local pid=$!
-  pids+=($pid)
-  local prom="http://127.0.0.1:$prom_port"
-  wait_for "$prom/-/ready"
+  start_prometheus "$work/$name" "$@"
+  local pid=$PROM_PID prom=$PROM
   # Three scrapes after the first, so the last values are in.
   local ok=0
   for _ in $(seq 200); do
@@ -90,8 +66,7 @@ YML
   [ "$ok" = 1 ] || { echo "FAIL: $name: Prometheus did not scrape"; tail -20 "$work/$name/prometheus.log"; return 1; }
   curl -sf "$prom/api/v1/targets" >"$work/$name/targets.json"
   curl -sf "$prom/api/v1/query" --data-urlencode 'query={job=~".+",job!="pushgate"}' >"$work/$name/series.json"
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
+  stop_pid "$pid"
 }
 
 compare() { # name, expected format
@@ -193,4 +168,4 @@ pb=$(scrapes protobuf)
 [ -n "$pb" ] && echo "native-histograms: pushgate served protobuf (gzip) $pb times" ||
   { echo "FAIL: native-histograms run did not negotiate protobuf"; fail=1; }
 
-if [ "$fail" = 0 ]; then echo "prometheus-e2e: 2 passed, 0 failed"; else echo "prometheus-e2e: failed"; exit 1; fi
+if [ "$fail" = 0 ]; then echo "prometheus-protobuf: 2 passed, 0 failed"; else echo "prometheus-protobuf: failed"; exit 1; fi
