@@ -23,6 +23,7 @@
 //! - [`config`] and [`telemetry`] handle flags, logging and the gateway's own metrics;
 //!   [`config_file`] reads the YAML file with rename and rollup rules; [`web_config`] the
 //!   exporter-toolkit web config file (TLS, basic auth).
+//! - [`ui`] serves the web UI at `<prefix>/` (server-rendered pages, bounded in size).
 //!
 //! A push costs O(size of the push): the store checks it against indexes kept up to date
 //! incrementally, never by re-gathering the store as the Go gateway does. A scrape re-renders
@@ -53,4 +54,5 @@ pub mod render;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod ui;
 pub mod web_config;

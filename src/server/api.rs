@@ -22,7 +22,7 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 
 use super::body::Body;
-use super::response::{text, Resp};
+use super::response::{bad_request, text, Resp};
 use super::AppState;
 use crate::model::{MetricType, Value};
 use crate::render::series::write_count;
@@ -31,25 +31,44 @@ use crate::store::group::{
     Group, Str, PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_NAME, PUSH_TIME_HELP, PUSH_TIME_NAME,
 };
 use crate::store::Snapshot;
+use crate::ui::query::{Query, QueryError};
+use crate::ui::select::{select, Filter, Sort};
 
 /// `GET /api/v1/groups` (a pushgate extension): one object per group with its labels, series
 /// count, last push, age, learned push interval and expiry (when and why it will be removed,
 /// or `null` when it never expires), so operators can see what `--flink.missed-pushes` and
 /// `--push.group-ttl` will do before they do it.
+///
+/// Optional query parameters select a page server-side, as the web UI does (see
+/// [`crate::ui::select`]): `q` (filter terms), `sort` (`key`, `age`, `series`, `expiry`),
+/// `offset` and `limit`. `total` in the answer counts every matching group. A bad parameter
+/// gets 400 saying which.
 #[must_use]
-pub fn groups(state: &AppState) -> Resp {
+pub fn groups(state: &AppState, raw_query: Option<&str>) -> Resp {
+    let page = match GroupsQuery::parse(raw_query) {
+        Ok(p) => p,
+        Err(e) => return with_api_headers(bad_request(&e.to_string())),
+    };
     let snapshot = state.store.snapshot();
-    let now = crate::store::now_seconds();
-    let not_before = f64::from_bits(state.restored_at.load(std::sync::atomic::Ordering::Relaxed));
+    let ctx = crate::ui::Ctx::new(state);
+    let sel = select(
+        &snapshot.groups,
+        &page.filter,
+        page.sort,
+        page.offset,
+        page.limit,
+        |g| ctx.expiry(g).map(|(at, _)| at),
+    );
+    let now = ctx.now;
     let mut out = String::from(r#"{"status":"success","data":["#);
-    for (i, g) in snapshot.groups.iter().enumerate() {
+    for (i, g) in sel.groups.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str(r#"{"labels":{"#);
         write_string_map(&mut out, g.labels.iter().map(|(n, v)| (&**n, &**v)));
-        let reporter = crate::flink::is_reporter_group(&g.key, &state.config.flink);
-        let expiry = crate::flink::expiry::deadline(g, reporter, &state.config.expiry, not_before);
+        let reporter = ctx.reporter(g);
+        let expiry = ctx.expiry(g);
         let _ = write!(
             out,
             r#"}},"series":{},"flink_reporter":{reporter},"last_push_time":{},"age_seconds":{},"learned_interval_seconds":{},"expires_in_seconds":{},"expiry_reason":{}}}"#,
@@ -63,8 +82,28 @@ pub fn groups(state: &AppState) -> Resp {
             expiry.map_or("null".to_owned(), |(_, r)| format!("\"{}\"", r.as_str())),
         );
     }
-    out.push_str("]}");
+    let _ = write!(out, r#"],"total":{}}}"#, sel.matched);
     json(out)
+}
+
+/// The page parameters of `GET /api/v1/groups`.
+struct GroupsQuery {
+    filter: Filter,
+    sort: Sort,
+    offset: usize,
+    limit: usize,
+}
+
+impl GroupsQuery {
+    fn parse(raw: Option<&str>) -> Result<GroupsQuery, QueryError> {
+        let q = Query::parse(raw)?;
+        Ok(GroupsQuery {
+            filter: Filter::parse(q.get("q").unwrap_or_default()),
+            sort: Sort::from_name(q.choice("sort", &Sort::NAMES)?),
+            offset: q.number("offset", 0, 0, usize::MAX)?,
+            limit: q.number("limit", usize::MAX, 1, usize::MAX)?,
+        })
+    }
 }
 
 /// A JSON number with millisecond precision (finite input).
@@ -413,7 +452,8 @@ fn write_time(out: &mut String, unix_seconds: f64) {
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (Howard
 /// Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+#[must_use]
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -13,6 +13,8 @@
 //!   (404 without, as in Go).
 //! - `PUT|POST /-/quit`: graceful shutdown with `--web.enable-lifecycle` (403 without; `GET`
 //!   405).
+//! - `GET /`, `GET /ui/ui.css`, `GET /ui/ui.js`: the web UI (see [`crate::ui`]); the prefix
+//!   itself without its trailing slash redirects to `<prefix>/`.
 //! - anything else: 404 `404 page not found`.
 //!
 //! Paths are matched on the raw (still percent-encoded) request path; the grouping-key parser
@@ -33,6 +35,9 @@ const GET_ALLOW: &str = "GET, OPTIONS";
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Resp {
     let path = req.uri().path().to_owned();
     let Some(rel) = strip_prefix(&path, &state.config.route_prefix) else {
+        if !state.config.route_prefix.is_empty() && path == state.config.route_prefix {
+            return crate::ui::redirect_to_slash(&state.config.route_prefix);
+        }
         return not_found();
     };
     if rel == state.config.telemetry_path {
@@ -63,6 +68,9 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Resp {
     if let Some(api_path) = rel.strip_prefix("/api/v1/") {
         return api_route(&state, &req, api_path).await;
     }
+    if let Some(resp) = crate::ui::route(&state, &req, rel).await {
+        return resp;
+    }
     match rel {
         "/-/healthy" | "/-/ready" => admin::health(&state, &req, rel),
         "/-/quit" => admin::quit(&state, &req),
@@ -77,7 +85,7 @@ async fn api_route(state: &Arc<AppState>, req: &Request<Incoming>, path: &str) -
     match path {
         "status" if req.method() == Method::GET => api::status(state),
         "metrics" if req.method() == Method::GET => api::metrics(state).await,
-        "groups" if req.method() == Method::GET => api::groups(state),
+        "groups" if req.method() == Method::GET => api::groups(state, req.uri().query()),
         "status" | "metrics" | "groups" => method_not_allowed(GET_ALLOW),
         "admin/wipe" if state.config.enable_admin_api => admin::wipe(state, req),
         _ => not_found(),

@@ -21,3 +21,4 @@ mod routing;
 mod scrape;
 mod tls;
 mod torture;
+mod ui;
