@@ -7,6 +7,7 @@ mod aggregate;
 mod api;
 mod compression;
 mod consistency;
+mod docs;
 mod flink;
 mod flink_replay;
 mod limits;
