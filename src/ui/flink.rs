@@ -223,7 +223,7 @@ fn processes(out: &mut String, ctx: &Ctx<'_>, procs: &[(Role, Arc<Group>)]) {
             .map(|(used, max)| used / max * 100.0);
         percent_cell(out, cpu);
         percent_cell(out, heap);
-        pressure_cell(
+        busy_cell(
             out,
             max_of(g, "flink_taskmanager_job_task_busyTimeMsPerSecond"),
         );

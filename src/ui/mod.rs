@@ -2,7 +2,8 @@
 //!
 //! Owns: every HTML page (`GET <prefix>/?view=groups|group|flink|status`, groups by default),
 //! the two embedded assets (`GET <prefix>/ui/ui.css`, `GET <prefix>/ui/ui.js`, compiled in with
-//! `include_str!`; no build step), and the page-selection logic shared with
+//! `include_str!`; no build step; a file of the same name in `--web.local-assets` replaces
+//! one, for operators who restyle the UI), and the page-selection logic shared with
 //! `GET /api/v1/groups` ([`select`]).
 //! Does not own: deleting (the page script sends the push API's own `DELETE
 //! <prefix>/metrics/job@base64/...`, as the Go UI does), the store, or routing.
@@ -134,18 +135,36 @@ pub fn group_path(key: &GroupingKey) -> String {
 pub async fn route(state: &Arc<AppState>, req: &Request<Incoming>, rel: &str) -> Option<Resp> {
     let asset = match rel {
         "/" => None,
-        "/ui/ui.css" => Some(("text/css; charset=utf-8", CSS)),
-        "/ui/ui.js" => Some(("text/javascript; charset=utf-8", JS)),
+        "/ui/ui.css" => Some(("ui.css", "text/css; charset=utf-8", CSS)),
+        "/ui/ui.js" => Some(("ui.js", "text/javascript; charset=utf-8", JS)),
         _ => return rel.starts_with("/ui/").then(not_found),
     };
     Some(match *req.method() {
         Method::GET => match asset {
-            Some((kind, body)) => asset_response(kind, body),
+            Some((name, kind, embedded)) => serve_asset(state, name, kind, embedded).await,
             None => page(state, req.uri().query().map(str::to_owned)).await,
         },
         Method::OPTIONS => options("GET, OPTIONS"),
         _ => method_not_allowed("GET, OPTIONS"),
     })
+}
+
+/// An asset: `<--web.local-assets>/<name>` when that flag is set and the file is there (read
+/// on every request and never cached, so edits show on reload), else the embedded copy.
+async fn serve_asset(
+    state: &AppState,
+    name: &'static str,
+    kind: &'static str,
+    embedded: &'static str,
+) -> Resp {
+    let Some(dir) = state.config.local_assets.clone() else {
+        return asset_response(kind, Body::from(embedded), "public, max-age=3600");
+    };
+    let path = dir.join(name);
+    match tokio::task::spawn_blocking(move || std::fs::read(&path)).await {
+        Ok(Ok(bytes)) => asset_response(kind, Body::from(bytes::Bytes::from(bytes)), "no-cache"),
+        _ => asset_response(kind, Body::from(embedded), "no-cache"),
+    }
 }
 
 /// `<prefix>` without its trailing slash: a redirect to `<prefix>/`, relative (`name/`) so it
@@ -163,15 +182,12 @@ pub fn redirect_to_slash(prefix: &str) -> Resp {
     r
 }
 
-fn asset_response(kind: &'static str, body: &'static str) -> Resp {
-    let mut r = Response::new(Body::from(body));
+fn asset_response(kind: &'static str, body: Body, cache: &'static str) -> Resp {
+    let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(kind));
-    // Links carry `?v=<version>`, so a new build is fetched anew.
-    h.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
+    // Page links carry `?v=<version>`, so a new build's assets are fetched anew.
+    h.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),

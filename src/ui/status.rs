@@ -47,7 +47,12 @@ pub fn page(ctx: &Ctx<'_>, out: &mut String) -> String {
                 state.config.route_prefix.clone()
             },
         ),
-        ("External URL", flag("web.external-url").to_owned()),
+        (
+            "External URL",
+            Some(flag("web.external-url"))
+                .filter(|u| !u.is_empty())
+                .map_or("(not set)".to_owned(), str::to_owned),
+        ),
     ];
     for (k, v) in &rows {
         kv(out, k, v);

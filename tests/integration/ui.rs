@@ -353,3 +353,27 @@ async fn groups_api_pages_filters_and_counts_server_side() {
     let r = s.get("/api/v1/groups?limit=0").await.expect_status(400);
     assert!(r.text().contains("limit=\"0\""));
 }
+
+#[tokio::test]
+async fn ui_assets_come_from_web_local_assets_when_the_file_is_there() {
+    let embedded = start()
+        .await
+        .get("/ui/ui.js")
+        .await
+        .expect_status(200)
+        .text();
+    assert!(embedded.contains("deleteGroup"));
+    let dir = std::env::temp_dir().join(format!("pushgate-ui-assets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("ui.css"), "body { color: rebeccapurple; }\n").expect("write");
+    let flag = format!("--web.local-assets={}", dir.display());
+    let s = start_with(&[&flag]).await;
+    let css = s.get("/ui/ui.css").await.expect_status(200);
+    assert_eq!(css.text(), "body { color: rebeccapurple; }\n");
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(css.header("cache-control"), Some("no-cache"));
+    // No ui.js there: the embedded one.
+    assert_eq!(s.get("/ui/ui.js").await.expect_status(200).text(), embedded);
+    s.get("/ui/other.js").await.expect_status(404);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
