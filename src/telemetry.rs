@@ -71,9 +71,13 @@ pub enum LogFormat {
 pub fn init_tracing(level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("pushgate={level},warn")));
+    // A failed write to stderr (its reader gone: a stopped log collector, `| head`) must not
+    // panic: tracing-subscriber would report it with `eprintln!`, which panics on a broken
+    // stderr and so kills whatever task logged (the expiry task, the persister, shutdown).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     // A second initialisation (tests start several servers) is harmless: keep the first.
     let _ = match format {
         LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),

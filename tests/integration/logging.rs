@@ -148,3 +148,42 @@ fn rejected_pushes_are_logged_at_info_with_their_reason_and_rate_limited() {
         assert!(first.contains(want), "{want:?} missing: {first}");
     }
 }
+
+#[test]
+fn a_closed_stderr_does_not_stop_shutdown() {
+    // Logging to a stderr whose reader is gone used to panic inside tracing-subscriber (its
+    // fallback `eprintln!`), killing the task that logged: here the `/-/quit` handler, so
+    // pushgate never stopped.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pushgate"))
+        .args(["--web.listen-address=127.0.0.1:0", "--web.enable-lifecycle"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+    let addr: SocketAddr = loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).expect("read stderr");
+        assert!(n > 0, "pushgate exited before listening");
+        if line.contains("msg=listening") {
+            break field(&line, "address")
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| panic!("no address in {line}"));
+        }
+    };
+    drop(stderr);
+    assert_eq!(request(addr, "PUT", "/-/quit", "t", ""), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pushgate did not stop after /-/quit with its stderr closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
