@@ -297,12 +297,12 @@ fn nav(out: &mut String, ctx: &Ctx<'_>, snapshot: &Snapshot, view: &str) {
     let telemetry = ctx.state.config.telemetry_path.trim_start_matches('/');
     let _ = write!(
         out,
-        "<span class=\"totals\"><b class=\"count-groups\">{}</b> groups · <b>{}</b> series{}</span>\
+        "<span class=\"totals\"><b class=\"count-groups\">{}</b> groups · <b class=\"count-series\">{}</b> series{}</span>\
          <a class=\"raw\" href=\"{telemetry}\">{telemetry}</a></nav>",
         html::number(usize_f64(groups)),
         html::number(usize_f64(series)),
         if flink_groups > 0 {
-            format!(" · <b>{flink_groups}</b> from Flink")
+            format!(" · <b class=\"count-flink\">{flink_groups}</b> from Flink")
         } else {
             String::new()
         },

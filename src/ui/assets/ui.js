@@ -67,17 +67,31 @@
       .catch(function (e) { cell.textContent = 'Loading the metrics failed: ' + e.message; });
   }
 
+  // Lowers the counters in `selector` by `by` (they are written with thousands separators).
+  function lower(selector, by) {
+    document.querySelectorAll(selector).forEach(function (el) {
+      var n = parseInt(el.textContent.replace(/,/g, ''), 10);
+      if (n >= by) el.textContent = (n - by).toLocaleString('en-US');
+    });
+  }
+
   function removeGroupRows(path) {
+    var series = 0, flink = false, found = false;
     document.querySelectorAll('tr.group').forEach(function (row) {
       if (row.dataset.path !== path) return;
+      if (!found) {
+        var cell = row.querySelector('td.series');
+        series = cell ? parseInt(cell.textContent.replace(/,/g, ''), 10) || 0 : 0;
+        flink = row.querySelector('.role') !== null;
+        found = true;
+      }
       var detail = detailOf(row);
       if (detail) detail.remove();
       row.remove();
     });
-    document.querySelectorAll('.count-groups').forEach(function (el) {
-      var n = parseInt(el.textContent.replace(/,/g, ''), 10);
-      if (n > 0) el.textContent = (n - 1).toLocaleString('en-US');
-    });
+    lower('.count-groups', 1);
+    lower('.count-series', series);
+    if (flink) lower('.count-flink', 1);
   }
 
   function deleteGroup(button) {

@@ -213,6 +213,9 @@ def browser_checks(driver, gate, shots):
     flash = driver.find_element(By.ID, "flash").text
     counts = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".count-groups")]
     check("group counts on the page drop to 4", counts == ["4", "4"], str(counts))
+    totals = driver.find_element(By.CSS_SELECTOR, "nav .totals").text
+    want = f"4 groups · {sum(g['series'] for g in gate.groups()):,} series · 2 from Flink"
+    check("nav totals follow the deletion", totals == want, f"{totals!r} != {want!r}")
     check("page confirms the deletion", "Deleted group" in flash and TM2_ID in flash, flash)
     after = gate.groups()
     check("API no longer lists the deleted group",
