@@ -57,7 +57,7 @@ pub fn page(
     let first = (page - 1) * per;
     let _ = write!(
         out,
-        "<p class=\"count\">Showing {}–{} of <b class=\"count-groups\">{}</b> groups",
+        "<p class=\"count\">Showing {}–<span class=\"count-shown\">{}</span> of <b class=\"count-groups\">{}</b> groups",
         if sel.groups.is_empty() {
             first
         } else {

@@ -70,7 +70,7 @@ async fn ui_page_lists_pushed_groups_with_labels_and_series_counts() {
         "instance=&quot;host1&quot;",
         "JobManager",
         "TaskManager",
-        "Showing 1–3 of <b class=\"count-groups\">3</b> groups",
+        "Showing 1–<span class=\"count-shown\">3</span> of <b class=\"count-groups\">3</b> groups",
     ] {
         assert!(html.contains(want), "page lacks {want}");
     }
@@ -94,7 +94,7 @@ async fn ui_pages_hold_at_most_per_groups_and_cover_all_of_them() {
     }
     let first = page(&s, "/").await;
     assert_eq!(rows(&first), 50, "default page size");
-    assert!(first.contains("Showing 1–50 of <b class=\"count-groups\">120</b> groups"));
+    assert!(first.contains("Showing 1–<span class=\"count-shown\">50</span> of <b class=\"count-groups\">120</b> groups"));
     assert!(first.contains("Page 1 of 3"));
     let last = page(&s, "/?page=3").await;
     assert_eq!(rows(&last), 20);

@@ -90,6 +90,7 @@
       row.remove();
     });
     lower('.count-groups', 1);
+    lower('.count-shown', 1);
     lower('.count-series', series);
     if (flink) lower('.count-flink', 1);
   }

@@ -213,6 +213,8 @@ def browser_checks(driver, gate, shots):
     flash = driver.find_element(By.ID, "flash").text
     counts = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".count-groups")]
     check("group counts on the page drop to 4", counts == ["4", "4"], str(counts))
+    shown = driver.find_element(By.CSS_SELECTOR, "p.count").text
+    check("the shown range drops to 1-4", shown.startswith("Showing 1–4 of 4 groups"), shown)
     totals = driver.find_element(By.CSS_SELECTOR, "nav .totals").text
     want = f"4 groups · {sum(g['series'] for g in gate.groups()):,} series · 2 from Flink"
     check("nav totals follow the deletion", totals == want, f"{totals!r} != {want!r}")
