@@ -59,8 +59,8 @@ fn render_file(path: &Path) -> Result<(), String> {
     pushgate::persist::restore(&store, path, false).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for chunk in pushgate::render::render_store(&store.snapshot()) {
-        for part in &chunk.parts {
-            out.extend_from_slice(part);
+        for part in chunk.bytes(pushgate::render::Format::Text) {
+            out.extend_from_slice(&part);
         }
     }
     std::io::stdout().write_all(&out).map_err(|e| e.to_string())

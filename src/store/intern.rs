@@ -182,6 +182,9 @@ pub struct LocalInterner<'s, 'b> {
     shared: &'s Interner,
     local: HashMap<&'b str, Str, std::hash::BuildHasherDefault<FastStrHasher>>,
     sets: HashMap<u64, LabelSet, std::hash::BuildHasherDefault<PassThroughHasher>>,
+    /// Sort orders by the sequence of label names as pushed: Flink writes the same names in
+    /// the same order on every series of a scope, so a push sorts each distinct sequence once.
+    orders: HashMap<u64, (Vec<Str>, Vec<u16>), std::hash::BuildHasherDefault<PassThroughHasher>>,
 }
 
 /// A word-at-a-time multiply-rotate hasher for short strings (`FxHash`'s construction).
@@ -214,7 +217,49 @@ impl<'s, 'b> LocalInterner<'s, 'b> {
             shared,
             local: HashMap::with_capacity_and_hasher(256, std::hash::BuildHasherDefault::default()),
             sets: HashMap::with_capacity_and_hasher(256, std::hash::BuildHasherDefault::default()),
+            orders: HashMap::with_capacity_and_hasher(64, std::hash::BuildHasherDefault::default()),
         }
+    }
+
+    /// The interned label set of `pairs` (interned strings, unique names, any order) sorted by
+    /// name.
+    pub fn sorted_set(&mut self, mut pairs: Vec<(Str, Str)>) -> LabelSet {
+        let Ok(n) = u16::try_from(pairs.len()) else {
+            pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            return self.set(pairs);
+        };
+        let mut h: u64 = 0x243f_6a88_85a3_08d3 ^ u64::from(n);
+        for (name, _) in &pairs {
+            h = (h ^ name.as_ptr() as usize as u64)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .rotate_left(31);
+        }
+        let known = self.orders.get(&h).filter(|(names, _)| {
+            names.len() == pairs.len()
+                && names
+                    .iter()
+                    .zip(&pairs)
+                    .all(|(a, (b, _))| Arc::ptr_eq(a, b))
+        });
+        let order = if let Some((_, order)) = known {
+            order.clone()
+        } else {
+            let mut order: Vec<u16> = (0..n).collect();
+            order.sort_unstable_by(|&a, &b| pairs[usize::from(a)].0.cmp(&pairs[usize::from(b)].0));
+            let names = pairs.iter().map(|(name, _)| name.clone()).collect();
+            self.orders.insert(h, (names, order.clone()));
+            order
+        };
+        let mut slots: Vec<Option<(Str, Str)>> = pairs.into_iter().map(Some).collect();
+        let sorted = order
+            .iter()
+            .map(|&i| {
+                slots[usize::from(i)]
+                    .take()
+                    .expect("an order is a permutation")
+            })
+            .collect();
+        self.set(sorted)
     }
 
     /// The interned copy of the label set `pairs`, whose strings all come from this interner.

@@ -268,6 +268,9 @@ impl Store {
             state.series + new.series_count() - old.as_ref().map_or(0, |g| g.series_count());
         state.groups.insert(req.key, new);
         state.generation += 1;
+        // Free the replaced group (thousands of series) after the lock, not under it.
+        drop(state);
+        drop(old);
         Ok(())
     }
 
@@ -547,8 +550,7 @@ fn apply_grouping<'b>(
         }
         out.push((n.clone(), v.clone()));
     }
-    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    li.set(out)
+    li.sorted_set(out)
 }
 
 fn check_unique(family: &StoredFamily, ids: &[u128]) -> Result<(), PushError> {
