@@ -94,38 +94,20 @@ PY
 #     except the panels whose data the fixtures cannot produce
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary 'bad{' "$PG/metrics/job/broken")
 [ "$code" = 400 ] || fail "a malformed push (for pushgate_pushes_rejected_total) answered $code, not 400"
-mkdir -p "$W/prom"
-cat >"$W/prom/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: pushgate
-    honor_labels: true
-    static_configs:
-      - targets: ['127.0.0.1:$PG_PORT']
-  - job_name: pushgate-aggregated
-    honor_labels: true
-    metrics_path: /metrics/aggregated
-    static_configs:
-      - targets: ['127.0.0.1:$PG_PORT']
-YML
+write_prometheus_config "$W/prom" aggregated
 start_prometheus "$W/prom"
 python3 tests/e2e/dashboard_check.py "$DASH" "$W/known" "$W/rules-all.yml" all >/dev/null
+# rate() and increase() need two samples in their 1m window: 4 scrapes. Should they not come,
+# the queries below say which return no data.
+wait_scrapes pushgate-aggregated 4 || true
 # Expected empty: no group expired, and the captured job has no event time (the lag is -1).
 EMPTY_OK='.*(pushgate_groups_expired_total|currentEmitEventTimeLag).*'
 if python3 - "$PROM" "$W/rules-all.yml" "$EMPTY_OK" <<'PY'; then pass "every other query returns data from Prometheus"; else fail "queries without data (above)"; fi
-import json, re, sys, time, urllib.parse, urllib.request
+import json, re, sys, urllib.parse, urllib.request
 prom, rules, empty_ok = sys.argv[1], json.load(open(sys.argv[2]))["groups"][0]["rules"], sys.argv[3]
 def query(expr):
     url = prom + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
     return json.load(urllib.request.urlopen(url, timeout=10))["data"]["result"]
-# rate() and increase() need two samples in their 1m window: wait for 4 scrapes (at most 60 s).
-for _ in range(300):
-    r = query('count_over_time(up{job="pushgate-aggregated"}[1m])')
-    if r and float(r[0]["value"][1]) >= 4:
-        break
-    time.sleep(0.2)
 empty = [x for x in rules if not query(x["expr"])]
 for x in empty:
     print(("expected empty: " if re.fullmatch(empty_ok, x["expr"]) else "NO DATA: ") + f'{x["record"]}: {x["expr"]}')

@@ -4,7 +4,8 @@
 #   cd "$(dirname "$0")/../.." && . tests/e2e/lib.sh
 # It owns: the work directory and the processes started through it (stopped on exit), free
 # loopback ports, bounded waits, installing Prometheus when missing, building and starting
-# pushgate, PUTting the Flink fixtures at the paths Flink uses, and starting Prometheus.
+# pushgate, PUTting the Flink fixtures at the paths Flink uses, and configuring, starting and
+# waiting for Prometheus.
 # It does not own any assertion: each script checks its own things and prints its own
 # "NAME: N passed, M failed" line.
 
@@ -96,6 +97,48 @@ start_prometheus() {
   PROM_PID=$!
   E2E_PIDS+=("$PROM_PID")
   wait_for "$PROM/-/ready" || { tail -n 20 "$dir/prometheus.log"; return 1; }
+}
+
+# write_prometheus_config DIR [aggregated]: writes DIR/prometheus.yml, in which Prometheus scrapes
+# the pushgate of start_pushgate every second with honor_labels (as the Pushgateway needs) as job
+# "pushgate" (/metrics) and, with "aggregated", also as job "pushgate-aggregated"
+# (/metrics/aggregated, the Flink rollups).
+write_prometheus_config() {
+  local dir=$1
+  mkdir -p "$dir"
+  cat >"$dir/prometheus.yml" <<YML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: pushgate
+    honor_labels: true
+    static_configs:
+      - targets: ['127.0.0.1:$PG_PORT']
+YML
+  [ "${2:-}" = aggregated ] || return 0
+  cat >>"$dir/prometheus.yml" <<YML
+  - job_name: pushgate-aggregated
+    honor_labels: true
+    metrics_path: /metrics/aggregated
+    static_configs:
+      - targets: ['127.0.0.1:$PG_PORT']
+YML
+}
+
+# wait_scrapes JOB N: until the Prometheus of start_prometheus holds N scrapes of JOB from the last
+# minute (rate() and increase() need two samples in their window), at most 60 s.
+wait_scrapes() {
+  local n _
+  for _ in $(seq 300); do
+    n=$(curl -sf "$PROM/api/v1/query" --data-urlencode "query=count_over_time(up{job=\"$1\"}[1m])" |
+      python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)') ||
+      n=0
+    [ "$n" -ge "$2" ] && return 0
+    sleep 0.2
+  done
+  echo "FAIL: Prometheus did not scrape $1 $2 times within 60 s"
+  return 1
 }
 
 # stop_pid PID: stops one process started here and waits for it.

@@ -33,22 +33,7 @@ push api/mixed.txt batch/instance/i1/team/data
 push api/second.txt batch/instance/i2/team/data
 
 dir=$E2E_WORK/prom
-mkdir -p "$dir"
-cat >"$dir/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: pushgate
-    honor_labels: true
-    static_configs:
-      - targets: ['127.0.0.1:$PG_PORT']
-  - job_name: pushgate-aggregated
-    honor_labels: true
-    metrics_path: /metrics/aggregated
-    static_configs:
-      - targets: ['127.0.0.1:$PG_PORT']
-YML
+write_prometheus_config "$dir" aggregated
 start_prometheus "$dir"
 echo "pushgate $PG, Prometheus $PROM ($(prometheus --version 2>&1 | head -n 1))"
 
@@ -94,9 +79,11 @@ within_scrapes() {
 }
 
 # Three scrapes of each job, so every pushed series has been ingested.
-enough() { [ "$(scrapes pushgate)" -ge 3 ] && [ "$(scrapes pushgate-aggregated)" -ge 3 ]; }
-for _ in $(seq 300); do enough && break; sleep 0.2; done
-enough || { echo "FAIL: Prometheus did not scrape both jobs 3 times"; tail -n 20 "$dir/prometheus.log"; finish; exit 1; }
+if ! { wait_scrapes pushgate 3 && wait_scrapes pushgate-aggregated 3; }; then
+  tail -n 20 "$dir/prometheus.log"
+  finish
+  exit 1
+fi
 
 # --- targets and up
 check "up{job=\"pushgate\"} == 1" api query 'up{job="pushgate"} == 1' "instance=127.0.0.1:$PG_PORT"

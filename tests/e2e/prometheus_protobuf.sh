@@ -42,28 +42,11 @@ PY
 run_prometheus() { # name, extra flags...
   local name=$1
   shift
-  mkdir -p "$work/$name"
-  cat >"$work/$name/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: pushgate
-    honor_labels: true
-    static_configs:
-      - targets: ['127.0.0.1:$PG_PORT']
-YML
+  write_prometheus_config "$work/$name"
   start_prometheus "$work/$name" "$@"
   local pid=$PROM_PID prom=$PROM
   # Three scrapes after the first, so the last values are in.
-  local ok=0
-  for _ in $(seq 200); do
-    n=$(curl -sf "$prom/api/v1/query" --data-urlencode 'query=count_over_time(up{job="pushgate"}[1m])' |
-      python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)')
-    if [ "$n" -ge 4 ]; then ok=1; break; fi
-    sleep 0.2
-  done
-  [ "$ok" = 1 ] || { echo "FAIL: $name: Prometheus did not scrape"; tail -20 "$work/$name/prometheus.log"; return 1; }
+  wait_scrapes pushgate 4 || { echo "FAIL: $name: Prometheus did not scrape"; tail -20 "$work/$name/prometheus.log"; return 1; }
   curl -sf "$prom/api/v1/targets" >"$work/$name/targets.json"
   curl -sf "$prom/api/v1/query" --data-urlencode 'query={job=~".+",job!="pushgate"}' >"$work/$name/series.json"
   stop_pid "$pid"
