@@ -19,7 +19,9 @@ use std::sync::{Arc, OnceLock};
 
 use super::html::{self, esc, label_badge};
 use super::query::{encode, Query};
-use super::{actions, expiry_cell, pager, row_open, usize_f64, Ctx, UiError};
+use super::{
+    actions, expiry_cell, pager, row_open, series_and_push_cells, usize_f64, Ctx, UiError,
+};
 use crate::aggregate::{AggregateSpec, Aggregator};
 use crate::model::Value;
 use crate::store::group::{Group, StoredFamily, Str};
@@ -208,13 +210,8 @@ fn processes(out: &mut String, ctx: &Ctx<'_>, procs: &[(Role, Arc<Group>)]) {
         let cpu_family = format!("{p}Status_JVM_CPU_Load");
         let host = label_of(g, &cpu_family, "tm_id").or_else(|| label_of(g, &cpu_family, "host"));
         esc(out, host.unwrap_or("–"));
-        let _ = write!(
-            out,
-            "</td><td class=\"num series\">{}</td><td>",
-            html::number(usize_f64(g.series_count()))
-        );
-        html::time_ago(out, g.times.success, ctx.now);
         out.push_str("</td>");
+        series_and_push_cells(out, ctx, g);
         expiry_cell(out, ctx, g);
         let cpu = max_of(g, &cpu_family).map(|v| v * 100.0);
         let heap = max_of(g, &format!("{p}Status_JVM_Memory_Heap_Used"))

@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use super::html::{self, esc, label_badge};
 use super::query::{encode, Query};
 use super::select::{select, Filter, Sort};
-use super::{actions, expiry_cell, flink, pager, row_open, usize_f64, Ctx, UiError};
+use super::{
+    actions, expiry_cell, flink, pager, row_open, series_and_push_cells, usize_f64, Ctx, UiError,
+};
 use crate::grouping::GroupingKey;
 use crate::model::Value;
 use crate::store::group::{Group, StoredFamily};
@@ -134,13 +136,9 @@ fn table(out: &mut String, ctx: &Ctx<'_>, groups: &[std::sync::Arc<Group>]) {
         if g.times.failure > g.times.success {
             out.push_str(" <span class=\"bad\">last push failed</span>");
         }
-        let _ = write!(
-            out,
-            "</td><td class=\"num series\">{}</td><td>",
-            html::number(usize_f64(g.series_count()))
-        );
-        html::time_ago(out, g.times.success, ctx.now);
-        out.push_str("</td><td>");
+        out.push_str("</td>");
+        series_and_push_cells(out, ctx, g);
+        out.push_str("<td>");
         match g.times.interval {
             Some(i) => out.push_str(&html::duration(i)),
             None => out.push_str("<span class=\"muted\">not learned</span>"),
@@ -289,7 +287,17 @@ fn value(out: &mut String, v: &Value) {
         crate::render::text::write_float(&mut buf, v);
         String::from_utf8_lossy(&buf).into_owned()
     };
-    let pairs = |out: &mut String, name: &str, pairs: &[(f64, f64)]| {
+    // Count and sum, then the quantiles or buckets as `name=key: value`, capped.
+    let counted = |out: &mut String,
+                   (count, sum): (Option<f64>, Option<f64>),
+                   name: &str,
+                   pairs: &[(f64, f64)]| {
+        let _ = write!(
+            out,
+            "count {} · sum {}",
+            exact(count.unwrap_or(f64::NAN)),
+            exact(sum.unwrap_or(f64::NAN))
+        );
         for (k, v) in pairs.iter().take(MAX_BUCKETS_SHOWN) {
             let _ = write!(out, "<br>{name}={}: {}", exact(*k), exact(*v));
         }
@@ -299,23 +307,9 @@ fn value(out: &mut String, v: &Value) {
     };
     match v {
         Value::Scalar(x) => out.push_str(&exact(*x)),
-        Value::Summary(s) => {
-            let _ = write!(
-                out,
-                "count {} · sum {}",
-                exact(s.count.unwrap_or(f64::NAN)),
-                exact(s.sum.unwrap_or(f64::NAN))
-            );
-            pairs(out, "quantile", &s.quantiles);
-        }
+        Value::Summary(s) => counted(out, (s.count, s.sum), "quantile", &s.quantiles),
         Value::Histogram(h) => {
-            let _ = write!(
-                out,
-                "count {} · sum {}",
-                exact(h.count.unwrap_or(f64::NAN)),
-                exact(h.sum.unwrap_or(f64::NAN))
-            );
-            pairs(out, "le", &h.buckets);
+            counted(out, (h.count, h.sum), "le", &h.buckets);
             if h.native.is_some() {
                 out.push_str("<br><i>native buckets: in protobuf scrapes</i>");
             }

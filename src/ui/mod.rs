@@ -339,6 +339,17 @@ fn row_open(out: &mut String, g: &Group, class: &str) {
     out.push_str("\">");
 }
 
+/// The series-count and last-push cells of a group's row (groups view and Flink processes).
+fn series_and_push_cells(out: &mut String, ctx: &Ctx<'_>, g: &Group) {
+    let _ = write!(
+        out,
+        "<td class=\"num series\">{}</td><td>",
+        html::number(usize_f64(g.series_count()))
+    );
+    html::time_ago(out, g.times.success, ctx.now);
+    out.push_str("</td>");
+}
+
 /// "in 25s (missed pushes)", "never", or "due" once past.
 fn expiry_cell(out: &mut String, ctx: &Ctx<'_>, g: &Group) {
     match ctx.expiry(g) {
