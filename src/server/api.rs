@@ -433,21 +433,28 @@ fn write_time(out: &mut String, unix_seconds: f64) {
         secs += 1;
         nanos -= 1_000_000_000;
     }
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    let _ = write!(
-        out,
-        "\"{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
+    out.push('"');
+    write_date_time(out, secs, 'T');
     if nanos > 0 {
         let frac = format!("{nanos:09}");
         out.push('.');
         out.push_str(frac.trim_end_matches('0'));
     }
     out.push_str("Z\"");
+}
+
+/// `secs` since the Unix epoch as `YYYY-MM-DD<sep>HH:MM:SS` in UTC, appended to `out` (this
+/// API's RFC 3339 times and the web UI's).
+pub fn write_date_time(out: &mut String, secs: i64, sep: char) {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let _ = write!(
+        out,
+        "{y:04}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (Howard

@@ -124,14 +124,10 @@ pub fn utc(unix_seconds: f64) -> String {
         reason = "push times are far inside i64 seconds"
     )]
     let secs = unix_seconds.floor() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = crate::server::api::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let mut out = String::with_capacity(23);
+    crate::server::api::write_date_time(&mut out, secs, ' ');
+    out.push_str(" UTC");
+    out
 }
 
 /// `<time>` with the absolute time as text and the Unix time for the page script, which keeps
