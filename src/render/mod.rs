@@ -668,15 +668,21 @@ mod tests {
             .expect("consistent push");
     }
 
+    /// Group `a` with families `x` and `y`, group `b` with `x`.
+    fn two_groups() -> Store {
+        let store = Store::new(&[], true);
+        push(&store, "a", "x{i=\"1\"} 1\ny 2\n");
+        push(&store, "b", "x{i=\"2\"} 3\n");
+        store
+    }
+
     fn concat(parts: &[Bytes]) -> Vec<u8> {
         parts.iter().flat_map(|p| p.iter().copied()).collect()
     }
 
     #[test]
     fn each_format_renders_once_per_generation() {
-        let store = Store::new(&[], true);
-        push(&store, "a", "x{i=\"1\"} 1\ny 2\n");
-        push(&store, "b", "x{i=\"2\"} 3\n");
+        let store = two_groups();
         let cache = ScrapeCache::default();
         let snap = store.snapshot();
         for format in Format::ALL {
@@ -694,9 +700,7 @@ mod tests {
 
     #[test]
     fn gzip_scrapes_keep_only_compressed_families_and_reuse_unchanged_ones_after_a_push() {
-        let store = Store::new(&[], true);
-        push(&store, "a", "x{i=\"1\"} 1\ny 2\n");
-        push(&store, "b", "x{i=\"2\"} 3\n");
+        let store = two_groups();
         let cache = ScrapeCache::default();
         let snap = store.snapshot();
         for format in Format::ALL {

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod body;
 pub mod encoding;
 pub mod push;
+pub mod render_pool;
 pub mod response;
 pub mod routes;
 pub mod scrape;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub metrics: SelfMetrics,
     /// Rollup rules and their per-generation cache.
     pub aggregator: Arc<crate::aggregate::Aggregator>,
+    /// Low-priority threads for scrape rendering.
+    pub render: render_pool::RenderPool,
     /// Sending `true` stops the server gracefully (signals, `/-/quit`).
     pub stop: watch::Sender<bool>,
     /// Unix seconds when the state was created (the status API's start time).
@@ -77,6 +80,7 @@ impl AppState {
             cache: ScrapeCache::default(),
             metrics: SelfMetrics::default(),
             aggregator,
+            render: render_pool::RenderPool::default(),
             stop: watch::channel(false).0,
             started_at: crate::store::now_seconds(),
             restored_at: std::sync::atomic::AtomicU64::new(0f64.to_bits()),

@@ -2,8 +2,8 @@
 //! metrics, in the format and encoding the scraper prefers.
 //!
 //! Owns: content negotiation ([`negotiate`] over `Accept`, [`accepts_gzip`] over
-//! `Accept-Encoding`) and the scrape response. Rendering runs on the blocking pool (a cold
-//! render of a large store takes milliseconds); the per-generation [`crate::render::ScrapeCache`]
+//! `Accept-Encoding`) and the scrape response. Rendering runs on the low-priority render
+//! threads (see [`super::render_pool`]), so it never slows pushes down; the per-generation [`crate::render::ScrapeCache`]
 //! makes repeated scrapes of an unchanged store cost only the gateway's own families, in every
 //! format and encoding.
 //!
@@ -35,7 +35,11 @@ pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// once per store generation.
 pub async fn aggregated(state: &Arc<AppState>) -> Resp {
     let st = state.clone();
-    match tokio::task::spawn_blocking(move || st.aggregator.render(&st.store.snapshot())).await {
+    match state
+        .render
+        .run(move || st.aggregator.render(&st.store.snapshot()))
+        .await
+    {
         Ok(bytes) => {
             let mut r = Response::new(Body::from(bytes));
             r.headers_mut()
@@ -58,7 +62,7 @@ pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
         .metrics
         .record_scrape(format.name(), if gzipped { "gzip" } else { "identity" });
     let st = state.clone();
-    let rendered = tokio::task::spawn_blocking(move || {
+    let work = move || {
         let snapshot = st.store.snapshot();
         let shared = st.cache.generation(snapshot.generation);
         let (groups, series) = st.store.counts();
@@ -67,8 +71,8 @@ pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
             own.extend(st.aggregator.evaluate(&snapshot));
         }
         shared.body(&snapshot, &own, format, gzipped)
-    })
-    .await;
+    };
+    let rendered = state.render.run(work).await;
     match rendered {
         Ok(parts) => {
             let mut r = Response::new(Body::chunks(parts));
