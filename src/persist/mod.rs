@@ -209,7 +209,9 @@ pub fn write(store: &Store, path: &Path) -> Result<u64, PersistError> {
         .file_name()
         .map(std::ffi::OsStr::to_os_string)
         .unwrap_or_default();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    // One fixed name: a write killed half-way (kill -9, power loss) leaves at most this one
+    // file, which the next write truncates; a per-process name piled up one per crash.
+    tmp_name.push(".tmp");
     let tmp = dir.join(tmp_name);
     let mut f = File::create(&tmp).map_err(io)?;
     f.write_all(&bytes).map_err(io)?;

@@ -117,6 +117,7 @@ server_pid=
 [[ $status == 0 ]] || fail "SIGTERM: exit status $status"
 "$check" --render "$file" >"$work/after" || fail "SIGTERM: the file does not restore"
 cmp -s "$work/before" "$work/after" || { diff "$work/before" "$work/after" | head >&2; fail "SIGTERM: the file differs from the last scrape"; }
-leftover=$(find "$work" -name 'pushgate.data.tmp-*' | wc -l)
-echo "kill9: SIGTERM: exit 0, file equals the last scrape; $leftover temp file(s) left by killed writes"
+leftover=$(find "$work" -name 'pushgate.data.tmp*' | wc -l)
+[[ $leftover == 0 ]] || fail "SIGTERM: $leftover temp file(s) left after a clean write"
+echo "kill9: SIGTERM: exit 0, file equals the last scrape; no temp file left"
 echo "kill9: $rounds rounds passed"

@@ -85,6 +85,24 @@ async fn store_survives_graceful_restart_byte_for_byte() {
 }
 
 #[tokio::test]
+async fn a_temp_file_left_by_a_killed_write_is_reused_not_piled_up() {
+    let dir = temp_dir();
+    let file = dir.join("pushgate.data");
+    let leftover = dir.join("pushgate.data.tmp");
+    std::fs::write(&leftover, b"half a write from a killed process").expect("write leftover");
+    let store = pushgate::store::Store::new(&[], true);
+    pushgate::persist::write(&store, &file).expect("persist");
+    pushgate::persist::write(&store, &file).expect("persist again");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("list dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["pushgate.data"], "only the data file is left");
+    let restored = pushgate::store::Store::new(&[], true);
+    pushgate::persist::restore(&restored, &file, false).expect("the file restores");
+}
+
+#[tokio::test]
 async fn push_failure_time_survives_restart() {
     let file = temp_dir().join("pushgate.data");
     let s = start_persisting(&file, "").await;
