@@ -4,13 +4,14 @@
 //! idle connection, `TCP_NODELAY` on), the push/delete/scrape requests and their outcomes.
 //! Does not own: scheduling (see `run`) or aggregation (see `stats`).
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Body as _;
+use hyper::body::{Body as _, Incoming};
 use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
-use hyper::{Method, Request, Uri};
+use hyper::{http, Method, Request, Response, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -65,21 +66,15 @@ pub async fn send(
     let request = Request::builder()
         .method(method)
         .uri(uri.clone())
-        .header(CONTENT_TYPE, TEXT_CONTENT_TYPE)
-        .body(Full::new(body))
-        .expect("method, URI and headers are valid");
+        .header(CONTENT_TYPE, TEXT_CONTENT_TYPE);
     let start = Instant::now();
-    let exchange = async {
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| Outcome::Io(error_chain(&e)))?;
+    let result = exchange(client, request, body, timeout, |response| async move {
         let status = response.status();
         let body = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| Outcome::Io(error_chain(&e)))?
+            .map_err(|e| io(&e))?
             .to_bytes();
         if status.is_success() {
             Ok(())
@@ -87,13 +82,9 @@ pub async fn send(
             let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
             Err(Outcome::Status(status.as_u16(), text.trim().to_owned()))
         }
-    };
-    let outcome = match tokio::time::timeout(timeout, exchange).await {
-        Ok(Ok(())) => Outcome::Ok,
-        Ok(Err(outcome)) => outcome,
-        Err(_) => Outcome::Timeout,
-    };
-    (start.elapsed(), outcome)
+    })
+    .await;
+    (start.elapsed(), result.err().unwrap_or(Outcome::Ok))
 }
 
 /// What one scrape returned.
@@ -125,51 +116,80 @@ pub async fn scrape(
     if gzip {
         request = request.header(ACCEPT_ENCODING, "gzip");
     }
-    let request = request
-        .body(Full::new(Bytes::new()))
-        .expect("method, URI and headers are valid");
     let start = Instant::now();
-    let exchange = async {
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| Outcome::Io(error_chain(&e)))?;
-        let status = response.status();
-        let is_gzip = response
-            .headers()
-            .get(CONTENT_ENCODING)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-        let mut body = response.into_body();
-        let mut result = Scrape {
-            gzip: is_gzip,
-            ..Scrape::default()
-        };
-        while !body.is_end_stream() {
-            let Some(frame) = body.frame().await else {
-                break;
+    let result = exchange(
+        client,
+        request,
+        Bytes::new(),
+        timeout,
+        |response| async move {
+            let status = response.status();
+            let is_gzip = response
+                .headers()
+                .get(CONTENT_ENCODING)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+            let mut body = response.into_body();
+            let mut result = Scrape {
+                gzip: is_gzip,
+                ..Scrape::default()
             };
-            let frame = frame.map_err(|e| Outcome::Io(error_chain(&e)))?;
-            if let Ok(data) = frame.into_data() {
-                result.bytes += data.len() as u64;
-                if !is_gzip {
-                    result.lines += memchr::memchr_iter(b'\n', &data).count() as u64;
+            while !body.is_end_stream() {
+                let Some(frame) = body.frame().await else {
+                    break;
+                };
+                let frame = frame.map_err(|e| io(&e))?;
+                if let Ok(data) = frame.into_data() {
+                    result.bytes += data.len() as u64;
+                    if !is_gzip {
+                        result.lines += memchr::memchr_iter(b'\n', &data).count() as u64;
+                    }
                 }
             }
-        }
-        if status.is_success() {
-            Ok(result)
-        } else {
-            Err(Outcome::Status(status.as_u16(), String::new()))
-        }
-    };
-    match tokio::time::timeout(timeout, exchange).await {
-        Ok(Ok(mut result)) => {
+            if status.is_success() {
+                Ok(result)
+            } else {
+                Err(Outcome::Status(status.as_u16(), String::new()))
+            }
+        },
+    )
+    .await;
+    match result {
+        Ok(mut result) => {
             result.latency = start.elapsed();
             (result, Outcome::Ok)
         }
-        Ok(Err(outcome)) => (Scrape::default(), outcome),
-        Err(_) => (Scrape::default(), Outcome::Timeout),
+        Err(outcome) => (Scrape::default(), outcome),
     }
+}
+
+/// Sends `request` with `body` and hands the response to `read`, all within `timeout`: a failed
+/// send is [`Outcome::Io`], no full answer in time [`Outcome::Timeout`].
+async fn exchange<T, Read, Reading>(
+    client: &HttpClient,
+    request: http::request::Builder,
+    body: Bytes,
+    timeout: Duration,
+    read: Read,
+) -> Result<T, Outcome>
+where
+    Read: FnOnce(Response<Incoming>) -> Reading,
+    Reading: Future<Output = Result<T, Outcome>>,
+{
+    let request = request
+        .body(Full::new(body))
+        .expect("method, URI and headers are valid");
+    let exchange = async {
+        let response = client.request(request).await.map_err(|e| io(&e))?;
+        read(response).await
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or(Err(Outcome::Timeout))
+}
+
+/// A failure to connect, send or read, with its causes.
+fn io(error: &dyn std::error::Error) -> Outcome {
+    Outcome::Io(error_chain(error))
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
