@@ -28,7 +28,7 @@ import time
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -134,7 +134,9 @@ def browser():
 
 def wait(driver, cond, what, timeout=15):
     try:
-        return WebDriverWait(driver, timeout).until(lambda d: cond(d))
+        return WebDriverWait(
+            driver, timeout, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(lambda d: cond(d))
     except TimeoutException:
         check(what, False, "(timed out)")
         return None
@@ -145,9 +147,15 @@ def rows(driver):
 
 
 def row_with(driver, text):
-    for r in rows(driver):
-        if text in r.text:
-            return r
+    # The page redraws its table after a delete; a row read mid-redraw goes stale. Read again.
+    for _ in range(20):
+        try:
+            for r in rows(driver):
+                if text in r.text:
+                    return r
+            return None
+        except StaleElementReferenceException:
+            time.sleep(0.1)
     return None
 
 
