@@ -21,8 +21,7 @@ pass() { passed=$((passed + 1)); echo "PASS $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
 skip() { skipped=$((skipped + 1)); echo "SKIP $*"; }
 need_prometheus
-python3 -c 'import yaml' 2>/dev/null ||
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-yaml >/dev/null; }
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
 
 # --- hadolint
 HL_VENV=${PUSHGATE_E2E_CACHE:-$HOME/.cache/pushgate-e2e}/hadolint-venv
