@@ -54,5 +54,7 @@ pub mod render;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+#[doc(hidden)]
+pub mod testing;
 pub mod ui;
 pub mod web_config;

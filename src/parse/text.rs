@@ -975,6 +975,7 @@ mod tests {
     use super::*;
     use crate::model::is_metric_name_start;
     use crate::model::{is_label_name_continue, is_label_name_start, is_metric_name_continue};
+    use crate::testing::{sample_count, sample_lines, FlinkLike};
     use std::fmt::Write as _;
 
     /// One line per family: `name kind [help="…"]:` then each metric as ` {labels}=value[@ts]`;
@@ -1043,22 +1044,6 @@ mod tests {
             Ok(families) => panic!("input {input:?} parsed: {}", show(&families)),
             Err(e) => assert_eq!(format!("{}: {}", e.line, e.kind), want, "input {input:?}"),
         }
-    }
-
-    /// Number of samples (text lines) the families hold.
-    fn sample_count(families: &[Family<'_>]) -> usize {
-        let parts = |c: Option<f64>, s: Option<f64>, n: usize| {
-            n + usize::from(c.is_some()) + usize::from(s.is_some())
-        };
-        families
-            .iter()
-            .flat_map(|f| &f.metrics)
-            .map(|m| match &m.value {
-                Value::Scalar(_) => 1,
-                Value::Summary(s) => parts(s.count, s.sum, s.quantiles.len()),
-                Value::Histogram(h) => parts(h.count, h.sum, h.buckets.len()),
-            })
-            .sum()
     }
 
     #[test]
@@ -1471,12 +1456,6 @@ mod tests {
         }
     }
 
-    fn fixture_samples(body: &[u8]) -> usize {
-        body.split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty() && l[0] != b'#')
-            .count()
-    }
-
     #[test]
     fn flink_2_3_0_taskmanager() {
         let body = include_bytes!("../../fixtures/flink-2.3.0/tm.txt");
@@ -1488,7 +1467,7 @@ mod tests {
             (123, 3)
         );
         assert_eq!(sample_count(&families), 452);
-        assert_eq!(fixture_samples(body), 452);
+        assert_eq!(sample_lines(body), 452);
         assert!(families.iter().all(|f| f.help.is_some()));
         let summary = families
             .iter()
@@ -1535,8 +1514,28 @@ mod tests {
             fixture!("realpgw-1.5.1/metrics-edge-excerpt.txt"),
         ] {
             let families = parse(body).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(sample_count(&families), fixture_samples(body), "{name}");
+            assert_eq!(sample_count(&families), sample_lines(body), "{name}");
         }
+    }
+
+    #[test]
+    fn generated_flink_like_body_parses_to_its_stated_shape() {
+        let shape = FlinkLike::MEDIUM;
+        let (body, samples) = shape.body();
+        assert_eq!(samples, 4_912);
+        assert_eq!(sample_lines(&body), samples);
+        let families = parse(&body).expect("generated body parses");
+        assert_eq!(
+            families.len(),
+            shape.gauge_families + shape.summary_families
+        );
+        assert_eq!(sample_count(&families), samples);
+        let series: usize = families.iter().map(|f| f.metrics.len()).sum();
+        assert_eq!(series, 160 * 30 + 4 * 4);
+        assert!(families
+            .iter()
+            .flat_map(|f| &f.metrics)
+            .all(|m| m.labels.len() == 13));
     }
 
     #[test]
