@@ -77,6 +77,13 @@ stop_storm() {
   for p in "${storm_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${storm_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   storm_pids=()
+  # A killed pusher's curl lives on and finishes its request; wait for those (at most their
+  # --max-time), or a push may land after the scrape the graceful check compares with.
+  local i
+  for ((i = 0; i < 60; i++)); do
+    pgrep -f -- "$url/metrics/job/(storm|seq)" >/dev/null || return 0
+    sleep 0.1
+  done
 }
 
 # Restarts the server and compares its first scrape with what the file restores to.
