@@ -18,7 +18,7 @@ use pushgate::grouping::GroupingKey;
 use pushgate::parse::protobuf::parse;
 use pushgate::render::{Format, ScrapeCache};
 use pushgate::store::{Store, WriteRequest};
-use pushgate::testing::{is_bench_run, sample_count, FlinkLike};
+use pushgate::testing::{sample_count, FlinkLike};
 
 /// The delimited protobuf scrape of a store holding only `text`, pushed as `job/flink`.
 fn protobuf_body(text: &[u8]) -> Vec<u8> {
@@ -47,11 +47,7 @@ fn decode_checked(b: &mut Bencher<'_>, body: &[u8], want: usize) {
 }
 
 fn bench_decode(c: &mut Criterion) {
-    let shape = if is_bench_run() {
-        FlinkLike::LARGE
-    } else {
-        FlinkLike::MEDIUM
-    };
+    let shape = FlinkLike::for_this_run();
     let (generated, _) = shape.body();
     let texts: [(&str, &[u8]); 4] = [
         (

@@ -14,7 +14,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Bencher, Criterion, Throughput};
 use pushgate::parse::text::parse;
-use pushgate::testing::{is_bench_run, sample_count, sample_lines, FlinkLike};
+use pushgate::testing::{sample_count, sample_lines, FlinkLike};
 
 /// Parses `body` once per iteration and checks that every one of its `want` samples came out.
 fn parse_checked(b: &mut Bencher<'_>, body: &[u8], want: usize) {
@@ -26,11 +26,7 @@ fn parse_checked(b: &mut Bencher<'_>, body: &[u8], want: usize) {
 }
 
 fn bench_parse(c: &mut Criterion) {
-    let shape = if is_bench_run() {
-        FlinkLike::LARGE
-    } else {
-        FlinkLike::MEDIUM
-    };
+    let shape = FlinkLike::for_this_run();
     let (generated, generated_samples) = shape.body();
     eprintln!(
         "generated body: {} bytes, {generated_samples} samples, {} bytes per sample line",

@@ -30,6 +30,17 @@ pub struct FlinkLike {
 const QUANTILES: [&str; 6] = ["0.5", "0.75", "0.95", "0.98", "0.99", "0.999"];
 
 impl FlinkLike {
+    /// The generated push for a bench: [`FlinkLike::LARGE`] under `cargo bench`,
+    /// [`FlinkLike::MEDIUM`] when `cargo test` runs the bench once (see [`is_bench_run`]).
+    #[must_use]
+    pub fn for_this_run() -> FlinkLike {
+        if is_bench_run() {
+            FlinkLike::LARGE
+        } else {
+            FlinkLike::MEDIUM
+        }
+    }
+
     /// About 50,000 series (51,488 sample lines, 24 MB): a very large TaskManager.
     pub const LARGE: FlinkLike = FlinkLike {
         gauge_families: 99,

@@ -102,13 +102,20 @@ pub enum Part {
 }
 
 impl Part {
-    fn len(&self, format: Format, gzipped: bool) -> usize {
+    /// The stored family when this part is all of its series.
+    fn whole_family(&self) -> Option<&StoredFamily> {
         match self {
-            Part::Bytes(b) => b.len(),
             Part::Run { family, start, end } if *start == 0 && *end == family.series.len() => {
-                family.whole_len(format, gzipped)
+                Some(family)
             }
-            Part::Run { family, start, end } => family.lines(format).run(*start, *end).len(),
+            _ => None,
+        }
+    }
+
+    fn len(&self, format: Format, gzipped: bool) -> usize {
+        match self.whole_family() {
+            Some(family) => family.whole_len(format, gzipped),
+            None => self.bytes(format).len(),
         }
     }
 
@@ -123,11 +130,9 @@ impl Part {
     /// Appends this part to a gzip stitcher: a whole family as its cached segment, anything
     /// else as fresh bytes.
     fn stitch(&self, format: Format, stitcher: &mut gzip::Stitcher) {
-        match self {
-            Part::Run { family, start, end } if *start == 0 && *end == family.series.len() => {
-                stitcher.cached(family.segment(format));
-            }
-            other => stitcher.fresh_one(other.bytes(format)),
+        match self.whole_family() {
+            Some(family) => stitcher.cached(family.segment(format)),
+            None => stitcher.fresh_one(self.bytes(format)),
         }
     }
 }

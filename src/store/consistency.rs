@@ -113,7 +113,8 @@ impl IdMixer {
     }
 }
 
-/// Hashes a `u128` series identity (already a good hash) by folding it: no `SipHash` pass per
+/// Hashes a `u128` series identity, or any `u64` that already is a good hash (label-set
+/// hashes in `store::intern`), by folding it or passing it through: no `SipHash` pass per
 /// lookup.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct IdHasher(u64);
@@ -136,6 +137,10 @@ impl Hasher for IdHasher {
         )]
         let folded = (i as u64) ^ ((i >> 64) as u64);
         self.0 = folded;
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
     }
 }
 

@@ -120,10 +120,10 @@ impl StoredFamily {
             f => f,
         };
         self.segments[slot.slot()].get_or_init(|| {
-            if let Some(lines) = self.lines_if_rendered(format) {
+            if let Some(lines) = self.lines_if_rendered(slot) {
                 return Segment::compress([&lines.bytes]);
             }
-            let lines = match format {
+            let lines = match slot {
                 Format::Text => render_lines(self),
                 Format::OpenMetrics => crate::render::openmetrics::render_lines(self),
                 Format::Protobuf => crate::render::protobuf::render_metrics(self),

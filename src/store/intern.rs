@@ -24,6 +24,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use crate::store::consistency::IdHasher;
 use crate::store::group::{LabelSet, Str};
 
 /// The shared interner.
@@ -38,7 +39,7 @@ struct InternerInner {
     len_after_sweep: usize,
     /// Label sets by [`set_hash`]. On the (astronomically rare) collision of two different
     /// sets the second is simply not interned: sharing is an optimisation, never a meaning.
-    label_sets: HashMap<u64, LabelSet, std::hash::BuildHasherDefault<PassThroughHasher>>,
+    label_sets: HashMap<u64, LabelSet, std::hash::BuildHasherDefault<IdHasher>>,
     label_sets_after_sweep: usize,
 }
 
@@ -68,26 +69,6 @@ fn same_set(a: &[(Str, Str)], b: &[(Str, Str)]) -> bool {
         && a.iter()
             .zip(b)
             .all(|((an, av), (bn, bv))| Arc::ptr_eq(an, bn) && Arc::ptr_eq(av, bv))
-}
-
-/// A hasher for keys that already are good 64-bit hashes.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PassThroughHasher(u64);
-
-impl std::hash::Hasher for PassThroughHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.0 = i;
-    }
 }
 
 impl Interner {
@@ -181,10 +162,10 @@ impl Interner {
 pub struct LocalInterner<'s, 'b> {
     shared: &'s Interner,
     local: HashMap<&'b str, Str, std::hash::BuildHasherDefault<FastStrHasher>>,
-    sets: HashMap<u64, LabelSet, std::hash::BuildHasherDefault<PassThroughHasher>>,
+    sets: HashMap<u64, LabelSet, std::hash::BuildHasherDefault<IdHasher>>,
     /// Sort orders by the sequence of label names as pushed: Flink writes the same names in
     /// the same order on every series of a scope, so a push sorts each distinct sequence once.
-    orders: HashMap<u64, (Vec<Str>, Vec<u16>), std::hash::BuildHasherDefault<PassThroughHasher>>,
+    orders: HashMap<u64, (Vec<Str>, Vec<u16>), std::hash::BuildHasherDefault<IdHasher>>,
 }
 
 /// A word-at-a-time multiply-rotate hasher for short strings (`FxHash`'s construction).
