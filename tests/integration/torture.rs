@@ -855,10 +855,15 @@ fn check_not_torn(scrape: &str) -> Result<usize, String> {
 async fn concurrent_pushers_and_scrapers_never_see_a_torn_group() -> Result<(), String> {
     let s = Arc::new(start_with(&[]).await);
     let seq = Arc::new(AtomicU64::new(1));
+    // Nobody pushes until every scraper is about to send its first scrape, and scrapers go on
+    // until the last pusher is done: scrapes overlap pushes by construction, however fast or
+    // slow the machine is (an earlier version counted scrapes and failed on a slow CI box).
+    let start = Arc::new(tokio::sync::Barrier::new(PUSHERS + SCRAPERS));
     let mut tasks = Vec::new();
     for p in 0..PUSHERS {
-        let (s, seq) = (s.clone(), seq.clone());
+        let (s, seq, start) = (s.clone(), seq.clone(), start.clone());
         tasks.push(tokio::spawn(async move {
+            start.wait().await;
             for i in 0..PUSHES_PER_PUSHER {
                 // Pushers share groups, so pushes to one group race each other.
                 let group = (p + i) % GROUPS;
@@ -872,41 +877,50 @@ async fn concurrent_pushers_and_scrapers_never_see_a_torn_group() -> Result<(), 
                     return Err(format!("{method} {path}: {} {}", r.status, r.text()));
                 }
             }
-            Ok(0)
+            Ok(())
         }));
     }
     let pushing = Arc::new(AtomicU64::new(PUSHERS as u64));
+    let mut scrapers = Vec::new();
     for _ in 0..SCRAPERS {
-        let (s, pushing) = (s.clone(), pushing.clone());
-        tasks.push(tokio::spawn(async move {
+        let (s, pushing, start) = (s.clone(), pushing.clone(), start.clone());
+        scrapers.push(tokio::spawn(async move {
             let mut scrapes = 0;
+            let mut while_pushing = 0;
+            start.wait().await;
             // Scrape until every pusher is done, and at least a few times.
-            while pushing.load(Ordering::Relaxed) > 0 || scrapes < 5 {
+            while pushing.load(Ordering::Acquire) > 0 || scrapes < 5 {
+                let pushers_left = pushing.load(Ordering::Acquire);
                 let r = s.get("/metrics").await;
                 if r.status != 200 {
                     return Err(format!("scrape: {} {}", r.status, r.text()));
                 }
                 check_not_torn(&r.text())?;
                 scrapes += 1;
+                if pushers_left > 0 {
+                    while_pushing += 1;
+                }
             }
-            Ok(scrapes)
+            Ok((scrapes, while_pushing))
         }));
     }
-    let (pushers, scrapers) = tasks.split_at_mut(PUSHERS);
-    for t in pushers {
+    for t in tasks {
         t.await.expect("pusher task")?;
-        pushing.fetch_sub(1, Ordering::Relaxed);
+        pushing.fetch_sub(1, Ordering::Release);
     }
-    let mut scrapes = 0;
+    let (mut scrapes, mut while_pushing) = (0, 0);
     for t in scrapers {
-        scrapes += t.await.expect("scraper task")?;
+        let (n, during) = t.await.expect("scraper task")?;
+        scrapes += n;
+        while_pushing += during;
     }
     let last = s.scrape().await;
     assert_eq!(check_not_torn(&last), Ok(GROUPS));
-    assert!(scrapes >= SCRAPERS * 5);
+    assert!(scrapes >= SCRAPERS * 5, "{scrapes} scrapes");
+    // Every scraper's first scrape starts after the barrier, before any pusher can finish.
     assert!(
-        PUSHERS * PUSHES_PER_PUSHER + scrapes >= 2000,
-        "{scrapes} scrapes"
+        while_pushing >= SCRAPERS,
+        "only {while_pushing} of {scrapes} scrapes overlapped the pushes"
     );
     Ok(())
 }
