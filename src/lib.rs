@@ -46,6 +46,7 @@ pub mod config;
 pub mod config_file;
 pub mod flink;
 pub mod grouping;
+pub mod hash;
 pub mod model;
 pub mod parse;
 pub mod persist;

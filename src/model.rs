@@ -18,7 +18,8 @@
 //!   `Summary` for summary, `Histogram` for histogram;
 //! - summary metrics carry no `quantile` label and histogram metrics no `le` label (those
 //!   live in the value);
-//! - `metrics` is not empty.
+//! - `metrics` is not empty;
+//! - metrics of one push with the same `Some` [`Metric::label_block`] have equal labels.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -188,6 +189,12 @@ pub struct Metric<'a> {
     pub value: Value,
     /// The sample timestamp in milliseconds, if one was pushed (pushes reject it later).
     pub timestamp_ms: Option<i64>,
+    /// Which label block of the push this metric's labels came from, when known: within one
+    /// parsed push, metrics with the same `Some(id)` have equal `labels` (names, values and
+    /// order). Later stages use it to do per-block work once per block instead of once per
+    /// series (Flink repeats each task's labels in dozens of families). `None` when unknown;
+    /// anything that changes `labels` after parsing must set it to `None`.
+    pub label_block: Option<u32>,
 }
 
 /// A metric family: all metrics of one name in one push.

@@ -357,13 +357,32 @@ impl Plan {
         // Only when a name changed can two families share one: name -> (index in `out`,
         // name as pushed).
         let mut seen: HashMap<Cow<'a, str>, (usize, Cow<'a, str>)> = HashMap::new();
+        // Label blocks (see `Metric::label_block`) whose names are all classic already: their
+        // other series need no look at their names.
+        let mut classic_blocks: Vec<bool> = Vec::new();
         for (i, mut family) in families.into_iter().enumerate() {
             let rename = self.renames.get(i).and_then(Option::as_deref);
             let raw = rename.map(|r| std::mem::replace(&mut family.name, Cow::Borrowed(&r.name)));
             for metric in &mut family.metrics {
-                sanitize_labels(metric, &family.name, self.delimiter)?;
+                let block = metric.label_block.map(|b| b as usize);
+                let known = block.is_some_and(|b| classic_blocks.get(b) == Some(&true));
+                if !known {
+                    let changed = sanitize_labels(metric, &family.name, self.delimiter)?;
+                    match block {
+                        Some(_) if changed => metric.label_block = None,
+                        Some(b) => {
+                            if classic_blocks.len() <= b {
+                                classic_blocks.resize(b + 1, false);
+                            }
+                            classic_blocks[b] = true;
+                        }
+                        None => {}
+                    }
+                }
                 if let Some(r) = rename {
-                    add_captured(metric, &r.labels);
+                    if add_captured(metric, &r.labels) {
+                        metric.label_block = None;
+                    }
                 }
             }
             if !merging {
@@ -382,12 +401,13 @@ impl Plan {
     }
 }
 
-/// Sanitizes the label names of one series that are not classic label names.
+/// Sanitizes the label names of one series that are not classic label names; returns
+/// whether any changed.
 fn sanitize_labels(
     metric: &mut Metric<'_>,
     family: &str,
     delimiter: char,
-) -> Result<(), RenameError> {
+) -> Result<bool, RenameError> {
     let mut changed = false;
     for label in &mut metric.labels {
         if is_valid_label_name(&label.name) {
@@ -417,19 +437,23 @@ fn sanitize_labels(
             });
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
-/// Adds captured labels the series does not carry itself (pushed labels win).
-fn add_captured<'a>(metric: &mut Metric<'a>, captured: &'a [(String, String)]) {
+/// Adds captured labels the series does not carry itself (pushed labels win); returns
+/// whether it added any.
+fn add_captured<'a>(metric: &mut Metric<'a>, captured: &'a [(String, String)]) -> bool {
+    let mut added = false;
     for (name, value) in captured {
         if !metric.labels.iter().any(|l| l.name == name.as_str()) {
             metric.labels.push(Label {
                 name: Cow::Borrowed(name),
                 value: Cow::Borrowed(value),
             });
+            added = true;
         }
     }
+    added
 }
 
 /// Merges a family into an earlier one that got the same name.
@@ -622,6 +646,7 @@ mod tests {
                     .collect(),
                 value: Value::Scalar(1.0),
                 timestamp_ms: None,
+                label_block: None,
             }],
         }
     }
@@ -661,6 +686,39 @@ mod tests {
             ]
         );
         assert_eq!(r.cached_names(), 3);
+    }
+
+    #[test]
+    fn renaming_forgets_the_label_block_of_series_whose_labels_change() {
+        let r = renamer(&[], &[(r"^cap_(?P<kind>[a-z]+)$", "cap")]);
+        let body = b"a{x=\"1\"} 1\nb{x=\"1\"} 2\n\
+                     c{\"p.q\"=\"1\"} 3\nd{\"p.q\"=\"1\"} 4\ncap_one{x=\"1\"} 5\n";
+        let families =
+            crate::parse::text::parse_with(body, crate::parse::Names::Utf8).expect("parses");
+        let block = |fs: &[Family<'_>], name: &str| {
+            fs.iter()
+                .find(|f| f.name == name)
+                .map(|f| f.metrics[0].label_block)
+                .expect("family present")
+        };
+        let kept = block(&families, "a");
+        assert!(kept.is_some());
+        assert_eq!(block(&families, "b"), kept);
+        assert!(block(&families, "c").is_some());
+        let plan = r.plan(&families);
+        let out = plan.apply(families).expect("renames");
+        // Untouched labels keep their block; sanitized and captured ones lose it.
+        assert_eq!((block(&out, "a"), block(&out, "b")), (kept, kept));
+        assert_eq!((block(&out, "c"), block(&out, "d")), (None, None));
+        assert_eq!(block(&out, "cap"), None);
+        assert_eq!(
+            show(&out)[2..],
+            [
+                "untyped c{p_q=1}",
+                "untyped d{p_q=1}",
+                "untyped cap{x=1,kind=one}",
+            ]
+        );
     }
 
     #[test]

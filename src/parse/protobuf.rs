@@ -251,6 +251,7 @@ fn convert_metric(
         labels,
         value,
         timestamp_ms: m.timestamp_ms,
+        label_block: None,
     })
 }
 

@@ -37,8 +37,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 
-use memchr::{memchr, memchr2, memchr3};
+use memchr::{memchr, memchr2, memchr3, memrchr};
 
+use crate::hash::{fast_str_map, FastStrMap};
 use crate::model::{Family, Label, Metric, MetricType, Value};
 use crate::parse::Names;
 
@@ -342,6 +343,7 @@ impl<'a> Slot<'a> {
                 labels,
                 value,
                 timestamp_ms: None,
+                label_block: None,
             });
             self.metrics.len() - 1
         };
@@ -370,6 +372,8 @@ struct Sample<'a> {
     bound: Option<f64>,
     /// A 128-bit filter of the label names seen, so most lines skip the duplicate scan.
     seen: u128,
+    /// The label block id (see [`Metric::label_block`]), for counters, gauges and untyped.
+    block: Option<u32>,
 }
 
 /// The parser state: a cursor into the body and the families so far.
@@ -395,6 +399,10 @@ struct Parser<'a> {
     signer: RandomState,
     /// Whether quoted names are accepted ([`Names::Utf8`]).
     utf8: bool,
+    /// The label blocks (`{...}`, braces included) of counter, gauge and untyped samples
+    /// parsed so far: their id and labels. A sample whose block is byte for byte one of these
+    /// takes a copy of its labels instead of parsing them again.
+    blocks: FastStrMap<&'a [u8], (u32, Vec<Label<'a>>)>,
 }
 
 impl<'a> Parser<'a> {
@@ -410,6 +418,7 @@ impl<'a> Parser<'a> {
             label_hint: 0,
             signer: RandomState::new(),
             utf8,
+            blocks: fast_str_map(64),
         }
     }
 
@@ -691,22 +700,28 @@ impl<'a> Parser<'a> {
         self.byte()?; // input cannot end right after the name
         let (slot, role) = self.family_for(name.clone());
         let kind = *self.slots[slot].kind.get_or_insert(MetricType::Untyped);
-        let labels = Vec::with_capacity(self.label_hint);
         let mut sample = Sample {
             name,
             slot,
             kind,
             role,
-            labels,
+            labels: Vec::new(),
             bound: None,
             seen: 0,
+            block: None,
         };
         if quoted {
+            sample.labels.reserve(self.label_hint);
             self.after_quoted_name(&mut sample)?;
         } else {
             self.skip_blanks();
             if self.body.get(self.pos) == Some(&b'{') {
-                self.labels(&mut sample)?;
+                if matches!(kind, MetricType::Summary | MetricType::Histogram) {
+                    sample.labels.reserve(self.label_hint);
+                    self.labels(&mut sample)?;
+                } else {
+                    self.scalar_labels(&mut sample)?;
+                }
             }
         }
         self.label_hint = sample.labels.len();
@@ -738,7 +753,7 @@ impl<'a> Parser<'a> {
     fn after_quoted_name(&mut self, sample: &mut Sample<'a>) -> Step<()> {
         match self.next_nonblank()? {
             // `labels` steps over the `,` as it would over a `{`.
-            b',' => self.labels(sample),
+            b',' => self.labels(sample).map(|_| ()),
             b'}' => {
                 self.pos += 1;
                 self.skip_blanks();
@@ -748,12 +763,42 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A label set, the cursor on its `{`; leaves the cursor on the value.
-    fn labels(&mut self, sample: &mut Sample<'a>) -> Step<()> {
+    /// A label set, the cursor on its `{`; leaves the cursor on the value. Returns the
+    /// position of the closing `}`.
+    fn labels(&mut self, sample: &mut Sample<'a>) -> Step<usize> {
         self.pos += 1;
         while self.next_nonblank()? != b'}' && !self.label(sample)? {}
+        let close = self.pos;
         self.pos += 1;
         self.skip_blanks();
+        Ok(close)
+    }
+
+    /// The label set of a counter, gauge or untyped sample, the cursor on its `{`: a copy of
+    /// an earlier block's labels when this block is byte for byte the same, else parsed (and
+    /// remembered). Leaves the cursor on the value.
+    ///
+    /// Whatever `block_end` finds, a copy is only ever taken of a block that parsed
+    /// successfully to exactly the same bytes: in a scalar family the result of parsing a
+    /// block depends on its bytes alone (and on `utf8`, fixed per parse).
+    fn scalar_labels(&mut self, sample: &mut Sample<'a>) -> Step<()> {
+        let open = self.pos;
+        if let Some(close) = block_end(self.body, open) {
+            if let Some((id, labels)) = self.blocks.get(&self.body[open..=close]) {
+                sample.labels = labels.clone();
+                sample.block = Some(*id);
+                self.pos = close + 1;
+                self.skip_blanks();
+                return Ok(());
+            }
+        }
+        sample.labels.reserve(self.label_hint);
+        let close = self.labels(sample)?;
+        if let Ok(id) = u32::try_from(self.blocks.len()) {
+            self.blocks
+                .insert(&self.body[open..=close], (id, sample.labels.clone()));
+            sample.block = Some(id);
+        }
         Ok(())
     }
 
@@ -861,6 +906,7 @@ impl<'a> Parser<'a> {
             labels: sample.labels,
             value: Value::Scalar(value),
             timestamp_ms,
+            label_block: sample.block,
         });
         Ok(())
     }
@@ -908,6 +954,15 @@ impl Sample<'_> {
         self.seen |= bit;
         maybe && self.labels.iter().any(|l| l.name == name)
     }
+}
+
+/// Where the label block opening at `open` (a `{`) ends if its line parses: the last `}` of
+/// the line, since only a value and a timestamp may follow the block. `None` if the line has
+/// no `}`. Only a lookup key: the parser decides what the block is.
+fn block_end(body: &[u8], open: usize) -> Option<usize> {
+    let rest = &body[open..];
+    let line = memchr(b'\n', rest).map_or(rest, |nl| &rest[..nl]);
+    memrchr(b'}', line).map(|close| open + close)
 }
 
 /// The rest of a TYPE line, or what follows a timestamp, as Go reads it: its
@@ -1454,6 +1509,65 @@ mod tests {
             assert!(parse(body).is_err(), "{body:?}");
             assert!(parse_with(body, Names::Utf8).is_ok(), "{body:?}");
         }
+    }
+
+    /// `(family, label_block)` of every metric, in order.
+    fn blocks(families: &[Family<'_>]) -> Vec<(String, Option<u32>)> {
+        families
+            .iter()
+            .flat_map(|f| {
+                f.metrics
+                    .iter()
+                    .map(|m| (f.name.to_string(), m.label_block))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn repeated_label_blocks_share_an_id_and_equal_labels() {
+        let body = b"a{x=\"1\",y=\"}\\\"\"} 1\nb{x=\"1\",y=\"}\\\"\"} 2\nb{x=\"2\"} 3\n\
+                     c{x=\"1\",y=\"}\\\"\"} 4 1000\nd{x=\"2\"}\t5\nd{ x=\"2\"} 6\n";
+        let families = parse(body).expect("parses");
+        assert_eq!(
+            show(&families),
+            r#"a untyped: {x="1",y="}\""}=1; b untyped: {x="1",y="}\""}=2 {x="2"}=3; c untyped: {x="1",y="}\""}=4@1000; d untyped: {x="2"}=5 {x="2"}=6"#
+        );
+        let ids = blocks(&families);
+        let id = |i: usize| ids[i].1.expect("scalar samples with labels get a block");
+        assert_eq!((id(0), id(1), id(3)), (id(0), id(0), id(0)));
+        assert_eq!(id(2), id(4));
+        assert_ne!(id(0), id(2));
+        // Equal labels written differently are another block: only bytes are compared.
+        assert_ne!(id(5), id(2));
+    }
+
+    #[test]
+    fn a_known_block_followed_by_a_bad_value_still_fails_on_its_line() {
+        check_err(
+            b"a{x=\"1\"} 1\nb{x=\"1\"} 2 }\n",
+            "2: expected integer as timestamp, got \"}\"",
+        );
+        check_err(
+            b"a{x=\"1\"} 1\nb{x=\"1\"}\n",
+            "2: expected float as value, got \"\"",
+        );
+        // The same errors as for a block seen for the first time.
+        check_err(
+            b"a{x=\"1\"} 1\nb{x=\"2\"} 2 }\n",
+            "2: expected integer as timestamp, got \"}\"",
+        );
+        check_err(
+            b"a{x=\"1\"} 1\nb{x=\"2\"}\n",
+            "2: expected float as value, got \"\"",
+        );
+    }
+
+    #[test]
+    fn summaries_histograms_and_bare_samples_have_no_block() {
+        let body = b"# TYPE s summary\ns{x=\"1\",quantile=\"0.5\"} 1\ns_count{x=\"1\"} 2\n\
+                     # TYPE h histogram\nh_bucket{x=\"1\",le=\"+Inf\"} 1\ng 3\n";
+        let families = parse(body).expect("parses");
+        assert!(blocks(&families).iter().all(|(_, b)| b.is_none()));
     }
 
     #[test]

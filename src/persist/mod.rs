@@ -185,6 +185,7 @@ fn family(f: &StoredFamilyData) -> Family<'_> {
                     .collect(),
                 value: value.clone(),
                 timestamp_ms: None,
+                label_block: None,
             })
             .collect(),
     }

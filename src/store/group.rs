@@ -301,7 +301,14 @@ pub fn go_order(a: &[(Str, Str)], b: &[(Str, Str)]) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| {
         a.iter()
             .zip(b)
-            .map(|((_, va), (_, vb))| va.as_bytes().cmp(vb.as_bytes()))
+            .map(|((_, va), (_, vb))| {
+                // Interned: equal values are mostly the same allocation.
+                if Arc::ptr_eq(va, vb) {
+                    Ordering::Equal
+                } else {
+                    va.as_bytes().cmp(vb.as_bytes())
+                }
+            })
             .find(|o| o.is_ne())
             .unwrap_or(Ordering::Equal)
     })

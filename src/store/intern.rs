@@ -24,6 +24,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use crate::hash::{fast_str_map, FastStrMap};
 use crate::store::consistency::IdHasher;
 use crate::store::group::{LabelSet, Str};
 
@@ -156,38 +157,15 @@ impl Interner {
 
 /// A per-push cache in front of the shared [`Interner`].
 ///
-/// Keyed with [`FastStrHasher`]: a push looks up every label name and value of every series
-/// here, and `SipHash` was a tenth of the push cost. The map lives for one push only, so the
-/// worst an adversarial body can do with collisions is slow down its own push.
+/// Keyed with [`crate::hash::FastStrHasher`]: a push looks up every distinct label name and
+/// value here.
 pub struct LocalInterner<'s, 'b> {
     shared: &'s Interner,
-    local: HashMap<&'b str, Str, std::hash::BuildHasherDefault<FastStrHasher>>,
+    local: FastStrMap<&'b str, Str>,
     sets: HashMap<u64, LabelSet, std::hash::BuildHasherDefault<IdHasher>>,
     /// Sort orders by the sequence of label names as pushed: Flink writes the same names in
     /// the same order on every series of a scope, so a push sorts each distinct sequence once.
     orders: HashMap<u64, (Vec<Str>, Vec<u16>), std::hash::BuildHasherDefault<IdHasher>>,
-}
-
-/// A word-at-a-time multiply-rotate hasher for short strings (`FxHash`'s construction).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FastStrHasher(u64);
-
-impl std::hash::Hasher for FastStrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().expect("chunks_exact yields 8 bytes"));
-            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
 }
 
 impl<'s, 'b> LocalInterner<'s, 'b> {
@@ -196,7 +174,7 @@ impl<'s, 'b> LocalInterner<'s, 'b> {
     pub fn new(shared: &'s Interner) -> Self {
         LocalInterner {
             shared,
-            local: HashMap::with_capacity_and_hasher(256, std::hash::BuildHasherDefault::default()),
+            local: fast_str_map(256),
             sets: HashMap::with_capacity_and_hasher(256, std::hash::BuildHasherDefault::default()),
             orders: HashMap::with_capacity_and_hasher(64, std::hash::BuildHasherDefault::default()),
         }

@@ -429,6 +429,10 @@ impl Store {
         now: f64,
     ) -> Result<Vec<Prepared>, PushError> {
         let mut li = LocalInterner::new(&self.shared.interner);
+        // The stored label set of each label block of the push (see `Metric::label_block`):
+        // Flink repeats a task's labels in dozens of families, and they are interned, grouped
+        // and sorted once.
+        let mut by_block: Vec<Option<LabelSet>> = Vec::new();
         let mut out = Vec::with_capacity(req.families.len());
         for fam in &req.families {
             if fam.name == PUSH_TIME_NAME || fam.name == PUSH_FAILURE_TIME_NAME {
@@ -440,8 +444,28 @@ impl Store {
                 if m.timestamp_ms.is_some() {
                     return Err(PushError::Timestamp);
                 }
+                let labels = match m.label_block.map(|b| b as usize) {
+                    Some(b) => {
+                        if by_block.len() <= b {
+                            by_block.resize(b + 1, None);
+                        }
+                        let slot = &mut by_block[b];
+                        if let Some(set) = slot {
+                            debug_assert_eq!(
+                                **set,
+                                *apply_grouping(&mut li, &m.labels, &req.key, group_labels),
+                                "metrics with one label block have equal labels"
+                            );
+                            set.clone()
+                        } else {
+                            slot.insert(apply_grouping(&mut li, &m.labels, &req.key, group_labels))
+                                .clone()
+                        }
+                    }
+                    None => apply_grouping(&mut li, &m.labels, &req.key, group_labels),
+                };
                 series.push(Series {
-                    labels: apply_grouping(&mut li, &m.labels, &req.key, group_labels),
+                    labels,
                     value: m.value.clone(),
                 });
             }

@@ -967,6 +967,86 @@ mod properties {
             prop_assert_eq!(family.help.as_deref(), Some(help.as_str()));
         }
 
+        /// The per-block shortcuts (parser copies, store label sets cached by block) store
+        /// exactly what parsing and storing every series on its own does: the same push with
+        /// every `label_block` forgotten leaves an identical group.
+        #[test]
+        fn label_blocks_never_change_what_is_stored(
+            blocks in proptest::collection::vec(
+                proptest::collection::btree_map(
+                    "(instance|job|a|b|host)",
+                    "(|x|y\\\\|\"q\"|}|\n|é)",
+                    0..4,
+                ),
+                1..5,
+            ),
+            lines in proptest::collection::vec((0..3usize, 0..5usize, 0..1000u32), 1..30),
+            key_path in "(job/j|job/j/instance/i|job/j/host/h|job/j/a/y)",
+        ) {
+            let mut body = String::new();
+            for (family, block, value) in &lines {
+                let labels: Vec<String> = blocks[block % blocks.len()]
+                    .iter()
+                    .map(|(n, v)| {
+                        let v = v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+                        format!("{n}=\"{v}\"")
+                    })
+                    .collect();
+                body.push_str(&format!("f{family}{{{}}} {value}\n", labels.join(",")));
+            }
+            let parsed = pushgate::parse::text::parse(body.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}: {body:?}"));
+            // Each line parsed alone (no earlier block to copy from) gives the same labels.
+            let show = |m: &pushgate::model::Metric<'_>| {
+                let pairs: Vec<(String, String)> = m
+                    .labels
+                    .iter()
+                    .map(|l| (l.name.to_string(), l.value.to_string()))
+                    .collect();
+                format!("{pairs:?} {:?}", m.value)
+            };
+            let mut alone: Vec<(String, Vec<String>)> = Vec::new();
+            for line in body.lines() {
+                let text = format!("{line}\n");
+                let f = parse_one(&text);
+                let shown = show(&f.metrics[0]);
+                match alone.iter_mut().find(|(name, _)| *name == f.name) {
+                    Some((_, metrics)) => metrics.push(shown),
+                    None => alone.push((f.name.to_string(), vec![shown])),
+                }
+            }
+            let whole: Vec<(String, Vec<String>)> = parsed
+                .iter()
+                .map(|f| (f.name.to_string(), f.metrics.iter().map(show).collect()))
+                .collect();
+            prop_assert_eq!(whole, alone);
+            let mut forgotten = parsed.clone();
+            for m in forgotten.iter_mut().flat_map(|f| f.metrics.iter_mut()) {
+                m.label_block = None;
+            }
+            let key = GroupingKey::from_path(&key_path).expect("valid path");
+            let stored = |families| {
+                let store = pushgate::store::Store::new(&[], true);
+                let request = pushgate::store::WriteRequest { key: key.clone(), families, replace: true };
+                let result = store.apply_at(request, 1.0).map_err(|e| e.to_string());
+                let group = store.group(&key).map(|g| {
+                    g.families
+                        .values()
+                        .map(|f| {
+                            let series: Vec<String> = f
+                                .series
+                                .iter()
+                                .map(|s| format!("{:?} {:?}", s.labels, s.value))
+                                .collect();
+                            (f.name.to_string(), series)
+                        })
+                        .collect::<Vec<_>>()
+                });
+                (result, group)
+            };
+            prop_assert_eq!(stored(parsed), stored(forgotten));
+        }
+
         /// A grouping key written as an all-`@base64` path parses back to the same key, and
         /// its `Display` form is a text-format label set with the same pairs.
         #[test]
