@@ -163,8 +163,24 @@ struct FamilyEntry {
 pub struct Prepared {
     /// The family as it will be stored.
     pub family: Arc<StoredFamily>,
-    /// `series_id` of each of its series, in order.
-    pub ids: Vec<u128>,
+    /// `series_id` of each of its series, in order; `None` when the family has exactly the
+    /// series of the target group's current family of that name ([`same_series`]), whose
+    /// identities the index already holds for this group.
+    pub ids: Option<Vec<u128>>,
+}
+
+/// Whether two families of one name hold the same series (the same interned label sets in
+/// the same order): a Flink re-push, the common case. Then their identities are equal and
+/// already owned by the group, so neither the duplicate check nor the index needs to look at
+/// them. Pointer comparisons only; `false` is always safe (the slow path).
+#[must_use]
+pub fn same_series(a: &StoredFamily, b: &StoredFamily) -> bool {
+    Arc::ptr_eq(&a.name, &b.name)
+        && a.series.len() == b.series.len()
+        && a.series
+            .iter()
+            .zip(&b.series)
+            .all(|(x, y)| Arc::ptr_eq(&x.labels, &y.labels))
 }
 
 /// What the store holds, for O(push) checks.
@@ -223,7 +239,9 @@ impl Index {
                 }
             }
             self.check_suffixes(t, &pushed_kinds, &f.name, f.kind)?;
-            for (s, id) in f.series.iter().zip(&p.ids) {
+            // `None`: the group already owns exactly these series.
+            let Some(ids) = &p.ids else { continue };
+            for (s, id) in f.series.iter().zip(ids) {
                 if self.series.get(id).is_some_and(|owner| *owner != gid) {
                     return Err(Inconsistency::DuplicateSeries(
                         crate::render::describe_series(&f.name, &s.labels),
@@ -336,11 +354,14 @@ impl Index {
             .expect("replace is called with at least one group");
         if let Some(old) = old {
             for (name, f) in &old.families {
-                let unchanged = new
-                    .and_then(|n| n.families.get(name))
-                    .is_some_and(|nf| Arc::ptr_eq(nf, f));
-                if !unchanged {
-                    self.remove_family(f);
+                match new.and_then(|n| n.families.get(name)) {
+                    Some(nf) if Arc::ptr_eq(nf, f) => {}
+                    // Same identities, same owner: only the family's type may change.
+                    Some(nf) if same_series(f, nf) => {
+                        self.release_name(f);
+                        self.claim_name(nf);
+                    }
+                    _ => self.remove_family(f),
                 }
             }
             if new.is_none() {
@@ -359,7 +380,7 @@ impl Index {
             for (name, f) in &new.families {
                 let unchanged = old
                     .and_then(|o| o.families.get(name))
-                    .is_some_and(|of| Arc::ptr_eq(of, f));
+                    .is_some_and(|of| Arc::ptr_eq(of, f) || same_series(of, f));
                 if !unchanged {
                     self.add_family(f, new_ids.get(name), gid);
                 }
@@ -367,12 +388,27 @@ impl Index {
         }
     }
 
-    fn add_family(&mut self, f: &StoredFamily, ids: Option<&Vec<u128>>, gid: u64) {
+    /// Counts one more owner of `f`'s name (its type is `f`'s from now on if it had none).
+    fn claim_name(&mut self, f: &StoredFamily) {
         let e = self.families.entry(f.name.clone()).or_insert(FamilyEntry {
             kind: f.kind,
             owners: 0,
         });
         e.owners += 1;
+    }
+
+    /// Counts one owner of `f`'s name less.
+    fn release_name(&mut self, f: &StoredFamily) {
+        if let Some(e) = self.families.get_mut(&f.name) {
+            e.owners -= 1;
+            if e.owners == 0 {
+                self.families.remove(&f.name);
+            }
+        }
+    }
+
+    fn add_family(&mut self, f: &StoredFamily, ids: Option<&Vec<u128>>, gid: u64) {
+        self.claim_name(f);
         match ids {
             Some(ids) => self.series.extend(ids.iter().map(|id| (*id, gid))),
             None => self.series.extend(
@@ -384,12 +420,7 @@ impl Index {
     }
 
     fn remove_family(&mut self, f: &StoredFamily) {
-        if let Some(e) = self.families.get_mut(&f.name) {
-            e.owners -= 1;
-            if e.owners == 0 {
-                self.families.remove(&f.name);
-            }
-        }
+        self.release_name(f);
         for s in &f.series {
             self.series.remove(&series_id(&f.name, &s.labels));
         }

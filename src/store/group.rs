@@ -52,6 +52,10 @@ pub struct StoredFamily {
     pub series: Vec<Series>,
     /// Unix time in seconds of the push that wrote this family.
     pub pushed_at: f64,
+    /// `series[k]` was series `order[k]` of the push (empty when not kept): a re-push with
+    /// the same label sets in the same order is put in Go's order without sorting again.
+    /// Shared by every re-push of the same shape.
+    order: Arc<[u32]>,
     rendered: OnceLock<RenderedLines>,
     rendered_protobuf: OnceLock<RenderedLines>,
     rendered_openmetrics: OnceLock<RenderedLines>,
@@ -65,16 +69,60 @@ impl StoredFamily {
         name: Str,
         help: Option<Str>,
         kind: MetricType,
-        mut series: Vec<Series>,
+        series: Vec<Series>,
         pushed_at: f64,
     ) -> StoredFamily {
-        series.sort_by(|a, b| go_order(&a.labels, &b.labels));
+        Self::new_after(name, help, kind, series, pushed_at, None)
+    }
+
+    /// Like [`StoredFamily::new`], for a push that replaces `previous`: when the push has
+    /// the same label sets (interned, so compared by pointer) in the same order as the push
+    /// that made `previous`, its sort order is reused.
+    #[must_use]
+    pub fn new_after(
+        name: Str,
+        help: Option<Str>,
+        kind: MetricType,
+        series: Vec<Series>,
+        pushed_at: f64,
+        previous: Option<&StoredFamily>,
+    ) -> StoredFamily {
+        let reused = previous
+            .filter(|p| {
+                p.order.len() == series.len()
+                    && p.order.iter().zip(&p.series).all(|(&i, s)| {
+                        series
+                            .get(i as usize)
+                            .is_some_and(|pushed| Arc::ptr_eq(&pushed.labels, &s.labels))
+                    })
+            })
+            .map(|p| p.order.clone());
+        let order = reused.or_else(|| {
+            let n = u32::try_from(series.len()).ok()?;
+            let mut order: Vec<u32> = (0..n).collect();
+            order
+                .sort_by(|&a, &b| go_order(&series[a as usize].labels, &series[b as usize].labels));
+            Some(order.into())
+        });
+        let (series, order) = if let Some(order) = order {
+            let mut slots: Vec<Option<Series>> = series.into_iter().map(Some).collect();
+            let sorted = order
+                .iter()
+                .map(|&i| slots[i as usize].take().expect("an order is a permutation"))
+                .collect();
+            (sorted, order)
+        } else {
+            let mut series = series;
+            series.sort_by(|a, b| go_order(&a.labels, &b.labels));
+            (series, Arc::from([]))
+        };
         StoredFamily {
             name,
             help,
             kind,
             series,
             pushed_at,
+            order,
             rendered: OnceLock::new(),
             rendered_protobuf: OnceLock::new(),
             rendered_openmetrics: OnceLock::new(),
@@ -328,6 +376,70 @@ mod tests {
     #[track_caller]
     fn check(a: &[(&str, &str)], b: &[(&str, &str)], want: Ordering) {
         assert_eq!(go_order(&ls(a), &ls(b)), want);
+    }
+
+    #[test]
+    fn re_pushes_reuse_the_sort_order_only_when_the_push_order_is_the_same() {
+        let sets: Vec<LabelSet> = ["c", "a", "b"]
+            .iter()
+            .map(|v| ls(&[("x", v)]).into())
+            .collect();
+        let push = |order: &[u8], base: f64| -> Vec<Series> {
+            order
+                .iter()
+                .map(|&i| Series {
+                    labels: sets[usize::from(i)].clone(),
+                    value: Value::Scalar(base + f64::from(i)),
+                })
+                .collect()
+        };
+        let shown = |f: &StoredFamily| -> Vec<String> {
+            f.series
+                .iter()
+                .map(|s| format!("{}={:?}", s.labels[0].1, s.value))
+                .collect()
+        };
+        let name = Str::from("m");
+        let first = StoredFamily::new(
+            name.clone(),
+            None,
+            MetricType::Gauge,
+            push(&[0, 1, 2], 0.0),
+            0.0,
+        );
+        assert_eq!(
+            shown(&first),
+            ["a=Scalar(1.0)", "b=Scalar(2.0)", "c=Scalar(0.0)"]
+        );
+        let same = StoredFamily::new_after(
+            name.clone(),
+            None,
+            MetricType::Gauge,
+            push(&[0, 1, 2], 10.0),
+            1.0,
+            Some(&first),
+        );
+        assert!(
+            Arc::ptr_eq(&same.order, &first.order),
+            "the order is shared"
+        );
+        assert_eq!(
+            shown(&same),
+            ["a=Scalar(11.0)", "b=Scalar(12.0)", "c=Scalar(10.0)"]
+        );
+        let moved = StoredFamily::new_after(
+            name,
+            None,
+            MetricType::Gauge,
+            push(&[2, 0, 1], 20.0),
+            2.0,
+            Some(&same),
+        );
+        assert!(!Arc::ptr_eq(&moved.order, &first.order));
+        assert_eq!(
+            shown(&moved),
+            ["a=Scalar(21.0)", "b=Scalar(22.0)", "c=Scalar(20.0)"]
+        );
     }
 
     #[test]

@@ -227,7 +227,10 @@ impl Store {
     pub fn apply_at(&self, req: WriteRequest<'_>, now: f64) -> Result<(), PushError> {
         check_limits(&req, &self.shared.limits)?;
         let group_labels = self.group_labels(&req.key);
-        let prepared = match self.prepare(&req, &group_labels, now) {
+        // The group as it is before the push: families whose series it already holds skip
+        // the identity work (see `consistency::same_series`).
+        let base = self.group(&req.key);
+        let mut prepared = match self.prepare(&req, &group_labels, base.as_deref(), now) {
             Ok(p) => p,
             Err(e) => {
                 self.record_failure(&req.key, now);
@@ -236,6 +239,24 @@ impl Store {
         };
         let mut state = self.lock();
         let old = state.groups.get(&req.key).cloned();
+        let raced = match (&old, &base) {
+            (Some(o), Some(b)) => !Arc::ptr_eq(o, b),
+            (None, None) => false,
+            _ => true,
+        };
+        if raced {
+            // Another push to this group landed meanwhile: recheck the shortcut against it.
+            for p in &mut prepared {
+                let same = old
+                    .as_ref()
+                    .and_then(|g| g.families.get(&p.family.name))
+                    .is_some_and(|f| consistency::same_series(f, &p.family));
+                if p.ids.is_none() && !same {
+                    p.ids = Some(family_ids(&p.family));
+                }
+            }
+        }
+        drop(base);
         if old.is_none() && state.groups.len() >= self.shared.limits.max_groups {
             return Err(LimitError::Groups {
                 limit: self.shared.limits.max_groups,
@@ -260,7 +281,7 @@ impl Store {
             }
             let ids: HashMap<Str, Vec<u128>> = prepared
                 .into_iter()
-                .map(|p| (p.family.name.clone(), p.ids))
+                .filter_map(|p| Some((p.family.name.clone(), p.ids?)))
                 .collect();
             state.index.replace(old.as_deref(), Some(&new), &ids);
         }
@@ -426,6 +447,7 @@ impl Store {
         &self,
         req: &WriteRequest<'_>,
         group_labels: &LabelSet,
+        base: Option<&Group>,
         now: f64,
     ) -> Result<Vec<Prepared>, PushError> {
         let mut li = LocalInterner::new(&self.shared.interner);
@@ -471,15 +493,20 @@ impl Store {
             }
             let name = intern_cow(&mut li, &fam.name);
             let help = fam.help.as_ref().map(|h| intern_cow(&mut li, h));
-            let family = StoredFamily::new(name, help, fam.kind, series, now);
-            let ids: Vec<u128> = family
-                .series
-                .iter()
-                .map(|s| series_id(&family.name, &s.labels))
-                .collect();
-            if self.shared.check {
-                check_unique(&family, &ids)?;
-            }
+            let previous = base.and_then(|g| g.families.get(&name));
+            let family =
+                StoredFamily::new_after(name, help, fam.kind, series, now, previous.map(|f| &**f));
+            let same = previous.is_some_and(|f| consistency::same_series(f, &family));
+            // The same series as the stored family: unique already, identities known.
+            let ids = if same {
+                None
+            } else {
+                let ids = family_ids(&family);
+                if self.shared.check {
+                    check_unique(&family, &ids)?;
+                }
+                Some(ids)
+            };
             out.push(Prepared {
                 family: Arc::new(family),
                 ids,
@@ -575,6 +602,15 @@ fn apply_grouping<'b>(
         out.push((n.clone(), v.clone()));
     }
     li.sorted_set(out)
+}
+
+/// The `series_id` of each series of `family`, in order.
+fn family_ids(family: &StoredFamily) -> Vec<u128> {
+    family
+        .series
+        .iter()
+        .map(|s| series_id(&family.name, &s.labels))
+        .collect()
 }
 
 fn check_unique(family: &StoredFamily, ids: &[u128]) -> Result<(), PushError> {

@@ -184,3 +184,48 @@ async fn push_with_explicit_empty_instance_beside_the_same_job_is_refused() {
         Some(1.0)
     );
 }
+
+// A re-push with exactly the series the group already holds skips the identity work
+// (`consistency::same_series`); the index must still be exact afterwards.
+
+#[tokio::test]
+async fn re_pushed_unchanged_series_still_block_duplicates_from_other_groups() {
+    let s = start().await;
+    let body = "# TYPE rp gauge\nrp{x=\"1\"} 1\nrp{x=\"2\"} 2\n";
+    s.put_ok("/metrics/job/a", body).await;
+    s.put_ok("/metrics/job/a", body).await;
+    s.post("/metrics/job/a", body).await.expect_status(200);
+    assert_put_refused(&s, "/metrics/job/a/x/2", "# TYPE rp gauge\nrp 5\n", "rp{").await;
+}
+
+#[tokio::test]
+async fn re_push_changing_only_the_type_moves_the_family_to_the_new_type() {
+    let s = start().await;
+    s.put_ok("/metrics/job/a", "# TYPE rt gauge\nrt{x=\"1\"} 1\n")
+        .await;
+    s.put_ok("/metrics/job/a", "# TYPE rt counter\nrt{x=\"1\"} 2\n")
+        .await;
+    assert_put_refused(&s, "/metrics/job/b", "# TYPE rt gauge\nrt 1\n", "rt").await;
+    s.put_ok("/metrics/job/c", "# TYPE rt counter\nrt 1\n")
+        .await;
+    let out = s.scrape().await;
+    assert!(out.contains("# TYPE rt counter\n"), "{out}");
+}
+
+#[tokio::test]
+async fn series_of_a_deleted_group_are_free_after_unchanged_re_pushes() {
+    let s = start().await;
+    let body = "rd{x=\"1\"} 1\n";
+    s.put_ok("/metrics/job/a", body).await;
+    s.put_ok("/metrics/job/a", body).await;
+    assert_put_refused(&s, "/metrics/job/a/x/1", "rd 5\n", "rd{").await;
+    let r = s.request("DELETE", "/metrics/job/a", &[], b"").await;
+    assert_eq!(r.status, 202);
+    s.put_ok("/metrics/job/a/x/1", "rd 5\n").await;
+    let out = s.scrape().await;
+    assert_eq!(
+        sample_value(&out, "rd{instance=\"\",job=\"a\",x=\"1\"}"),
+        Some(5.0),
+        "{out}"
+    );
+}
