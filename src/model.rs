@@ -94,6 +94,9 @@ pub struct Label<'a> {
     pub value: Cow<'a, str>,
 }
 
+/// The labels of one metric, shared between the metrics of a push that have the same ones.
+pub type Labels<'a> = std::sync::Arc<[Label<'a>]>;
+
 /// Summary contents. `count` and `sum` are `None` when the push did not carry them; we never
 /// invent them (the Go Pushgateway renders a missing `_sum` as `0`).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -183,8 +186,9 @@ pub enum Value {
 /// One metric (a series, or for summaries and histograms a group of samples sharing labels).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Metric<'a> {
-    /// Labels in the order they were pushed; no duplicates.
-    pub labels: Vec<Label<'a>>,
+    /// Labels in the order they were pushed; no duplicates. Shared: the text parser gives
+    /// every metric with the same label block one copy (see `label_block`).
+    pub labels: Labels<'a>,
     /// The value.
     pub value: Value,
     /// The sample timestamp in milliseconds, if one was pushed (pushes reject it later).

@@ -408,8 +408,12 @@ fn sanitize_labels(
     family: &str,
     delimiter: char,
 ) -> Result<bool, RenameError> {
+    if metric.labels.iter().all(|l| is_valid_label_name(&l.name)) {
+        return Ok(false);
+    }
+    let mut labels = metric.labels.to_vec();
     let mut changed = false;
-    for label in &mut metric.labels {
+    for label in &mut labels {
         if is_valid_label_name(&label.name) {
             continue;
         }
@@ -425,7 +429,6 @@ fn sanitize_labels(
         changed = true;
     }
     if changed {
-        let labels = &metric.labels;
         if let Some(dup) = labels
             .iter()
             .enumerate()
@@ -437,23 +440,31 @@ fn sanitize_labels(
             });
         }
     }
+    metric.labels = labels.into();
     Ok(changed)
 }
 
 /// Adds captured labels the series does not carry itself (pushed labels win); returns
 /// whether it added any.
 fn add_captured<'a>(metric: &mut Metric<'a>, captured: &'a [(String, String)]) -> bool {
-    let mut added = false;
+    let missing = |labels: &[Label<'a>], name: &str| !labels.iter().any(|l| l.name == name);
+    if !captured
+        .iter()
+        .any(|(name, _)| missing(&metric.labels, name))
+    {
+        return false;
+    }
+    let mut labels = metric.labels.to_vec();
     for (name, value) in captured {
-        if !metric.labels.iter().any(|l| l.name == name.as_str()) {
-            metric.labels.push(Label {
+        if missing(&labels, name) {
+            labels.push(Label {
                 name: Cow::Borrowed(name),
                 value: Cow::Borrowed(value),
             });
-            added = true;
         }
     }
-    added
+    metric.labels = labels.into();
+    true
 }
 
 /// Merges a family into an earlier one that got the same name.

@@ -248,7 +248,7 @@ fn convert_metric(
         ))),
     };
     Ok(Metric {
-        labels,
+        labels: labels.into(),
         value,
         timestamp_ms: m.timestamp_ms,
         label_block: None,

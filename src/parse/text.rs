@@ -40,7 +40,7 @@ use std::hash::{BuildHasher, RandomState};
 use memchr::{memchr, memchr2, memchr3, memrchr};
 
 use crate::hash::{fast_str_map, FastStrMap};
-use crate::model::{Family, Label, Metric, MetricType, Value};
+use crate::model::{Family, Label, Labels, Metric, MetricType, Value};
 use crate::parse::Names;
 
 /// Longest input snippet, in bytes, that an error message quotes.
@@ -318,7 +318,7 @@ impl<'a> Slot<'a> {
     fn group_metric(&mut self, signer: &RandomState, labels: Vec<Label<'a>>) -> &mut Metric<'a> {
         // Fast path: Flink writes a metric's `_count` and quantiles on consecutive lines.
         let last = self.metrics.len().wrapping_sub(1);
-        if self.metrics.last().is_some_and(|m| m.labels == labels) {
+        if self.metrics.last().is_some_and(|m| *m.labels == *labels) {
             return &mut self.metrics[last];
         }
         let signature = labels
@@ -340,7 +340,7 @@ impl<'a> Slot<'a> {
             };
             candidates.push(self.metrics.len());
             self.metrics.push(Metric {
-                labels,
+                labels: labels.into(),
                 value,
                 timestamp_ms: None,
                 label_block: None,
@@ -374,6 +374,8 @@ struct Sample<'a> {
     seen: u128,
     /// The label block id (see [`Metric::label_block`]), for counters, gauges and untyped.
     block: Option<u32>,
+    /// The block's shared labels when `block` is set (`labels` is then empty).
+    shared: Option<Labels<'a>>,
 }
 
 /// The parser state: a cursor into the body and the families so far.
@@ -402,7 +404,7 @@ struct Parser<'a> {
     /// The label blocks (`{...}`, braces included) of counter, gauge and untyped samples
     /// parsed so far: their id and labels. A sample whose block is byte for byte one of these
     /// takes a copy of its labels instead of parsing them again.
-    blocks: FastStrMap<&'a [u8], (u32, Vec<Label<'a>>)>,
+    blocks: FastStrMap<&'a [u8], (u32, Labels<'a>)>,
 }
 
 impl<'a> Parser<'a> {
@@ -709,6 +711,7 @@ impl<'a> Parser<'a> {
             bound: None,
             seen: 0,
             block: None,
+            shared: None,
         };
         if quoted {
             sample.labels.reserve(self.label_hint);
@@ -724,7 +727,10 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        self.label_hint = sample.labels.len();
+        self.label_hint = sample
+            .shared
+            .as_ref()
+            .map_or(sample.labels.len(), |l| l.len());
         let value = self.value()?;
         let timestamp = self.timestamp()?;
         self.add(sample, value, timestamp)
@@ -774,8 +780,8 @@ impl<'a> Parser<'a> {
         Ok(close)
     }
 
-    /// The label set of a counter, gauge or untyped sample, the cursor on its `{`: a copy of
-    /// an earlier block's labels when this block is byte for byte the same, else parsed (and
+    /// The label set of a counter, gauge or untyped sample, the cursor on its `{`: an earlier
+    /// block's (shared) labels when this block is byte for byte the same, else parsed (and
     /// remembered). Leaves the cursor on the value.
     ///
     /// Whatever `block_end` finds, a copy is only ever taken of a block that parsed
@@ -785,7 +791,7 @@ impl<'a> Parser<'a> {
         let open = self.pos;
         if let Some(close) = block_end(self.body, open) {
             if let Some((id, labels)) = self.blocks.get(&self.body[open..=close]) {
-                sample.labels = labels.clone();
+                sample.shared = Some(labels.clone());
                 sample.block = Some(*id);
                 self.pos = close + 1;
                 self.skip_blanks();
@@ -795,8 +801,10 @@ impl<'a> Parser<'a> {
         sample.labels.reserve(self.label_hint);
         let close = self.labels(sample)?;
         if let Ok(id) = u32::try_from(self.blocks.len()) {
+            let labels: Labels<'a> = std::mem::take(&mut sample.labels).into();
             self.blocks
-                .insert(&self.body[open..=close], (id, sample.labels.clone()));
+                .insert(&self.body[open..=close], (id, labels.clone()));
+            sample.shared = Some(labels);
             sample.block = Some(id);
         }
         Ok(())
@@ -903,7 +911,7 @@ impl<'a> Parser<'a> {
             return self.add_to_group(sample, value, timestamp_ms);
         }
         self.slots[sample.slot].metrics.push(Metric {
-            labels: sample.labels,
+            labels: sample.shared.unwrap_or_else(|| sample.labels.into()),
             value: Value::Scalar(value),
             timestamp_ms,
             label_block: sample.block,
@@ -1596,7 +1604,7 @@ mod tests {
         for label in families
             .iter()
             .flat_map(|f| &f.metrics)
-            .flat_map(|m| &m.labels)
+            .flat_map(|m| m.labels.iter())
         {
             assert!(matches!(
                 (&label.name, &label.value),
@@ -1659,7 +1667,7 @@ mod tests {
         let labels: Vec<&Label<'_>> = families
             .iter()
             .flat_map(|f| &f.metrics)
-            .flat_map(|m| &m.labels)
+            .flat_map(|m| m.labels.iter())
             .collect();
         let value_of = |name: &str| labels.iter().find(|l| l.name == name).map(|l| &l.value);
         assert!(

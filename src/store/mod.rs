@@ -550,7 +550,7 @@ fn check_limits(req: &WriteRequest<'_>, limits: &Limits) -> Result<(), LimitErro
                     limit: limits.max_labels_per_series,
                 });
             }
-            for l in &m.labels {
+            for l in m.labels.iter() {
                 if let Some(e) = name_limit(&l.name) {
                     return Err(e);
                 }
