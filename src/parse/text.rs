@@ -36,6 +36,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 
 use memchr::{memchr, memchr2, memchr3, memrchr};
 
@@ -315,10 +316,19 @@ impl<'a> Slot<'a> {
     }
 
     /// The metric of a summary or histogram with these labels (in any order), created if new.
-    fn group_metric(&mut self, signer: &RandomState, labels: Vec<Label<'a>>) -> &mut Metric<'a> {
+    fn group_metric(
+        &mut self,
+        signer: &RandomState,
+        labels: Labels<'a>,
+        block: Option<u32>,
+    ) -> &mut Metric<'a> {
         // Fast path: Flink writes a metric's `_count` and quantiles on consecutive lines.
         let last = self.metrics.len().wrapping_sub(1);
-        if self.metrics.last().is_some_and(|m| *m.labels == *labels) {
+        if self
+            .metrics
+            .last()
+            .is_some_and(|m| Arc::ptr_eq(&m.labels, &labels) || *m.labels == *labels)
+        {
             return &mut self.metrics[last];
         }
         let signature = labels
@@ -340,10 +350,10 @@ impl<'a> Slot<'a> {
             };
             candidates.push(self.metrics.len());
             self.metrics.push(Metric {
-                labels: labels.into(),
+                labels,
                 value,
                 timestamp_ms: None,
-                label_block: None,
+                label_block: block,
             });
             self.metrics.len() - 1
         };
@@ -405,6 +415,11 @@ struct Parser<'a> {
     /// parsed so far: their id and labels. A sample whose block is byte for byte one of these
     /// takes a copy of its labels instead of parsing them again.
     blocks: FastStrMap<&'a [u8], (u32, Labels<'a>)>,
+    /// The same for summary and histogram samples, keyed by the block without its trailing
+    /// `quantile`/`le` label (see [`split_bound`]): the lines of one summary differ only there.
+    grouped_blocks: FastStrMap<&'a [u8], (u32, Labels<'a>)>,
+    /// The next label block id.
+    next_block: u32,
 }
 
 impl<'a> Parser<'a> {
@@ -421,6 +436,8 @@ impl<'a> Parser<'a> {
             signer: RandomState::new(),
             utf8,
             blocks: fast_str_map(64),
+            grouped_blocks: fast_str_map(16),
+            next_block: 0,
         }
     }
 
@@ -720,8 +737,7 @@ impl<'a> Parser<'a> {
             self.skip_blanks();
             if self.body.get(self.pos) == Some(&b'{') {
                 if matches!(kind, MetricType::Summary | MetricType::Histogram) {
-                    sample.labels.reserve(self.label_hint);
-                    self.labels(&mut sample)?;
+                    self.grouped_labels(&mut sample)?;
                 } else {
                     self.scalar_labels(&mut sample)?;
                 }
@@ -800,7 +816,7 @@ impl<'a> Parser<'a> {
         }
         sample.labels.reserve(self.label_hint);
         let close = self.labels(sample)?;
-        if let Ok(id) = u32::try_from(self.blocks.len()) {
+        if let Some(id) = self.new_block_id() {
             let labels: Labels<'a> = std::mem::take(&mut sample.labels).into();
             self.blocks
                 .insert(&self.body[open..=close], (id, labels.clone()));
@@ -808,6 +824,61 @@ impl<'a> Parser<'a> {
             sample.block = Some(id);
         }
         Ok(())
+    }
+
+    /// The label set and bound of a summary or histogram sample, the cursor on its `{`: when
+    /// the block minus its trailing bound label ([`split_bound`]) is byte for byte one seen
+    /// before, that block's (shared) labels and the bound read from the suffix; else parsed
+    /// (and remembered). Leaves the cursor on the value.
+    ///
+    /// A prefix is remembered only when it holds no label named like the bound (`quantile`,
+    /// `le`) anywhere, so its parse yields labels and no bound, whatever suffix follows: it
+    /// ends with `{` or `,` outside any string, as in the block it was taken from.
+    fn grouped_labels(&mut self, sample: &mut Sample<'a>) -> Step<()> {
+        let open = self.pos;
+        let bound_name: &[u8] = if sample.kind == MetricType::Histogram {
+            b"le"
+        } else {
+            b"quantile"
+        };
+        if let Some(close) = block_end(self.body, open) {
+            let (prefix, value) = split_bound(&self.body[open..=close], bound_name);
+            let bound = match value {
+                None => Some(None),
+                Some(v) => std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| parse_bound(sample.kind, v).ok())
+                    .map(Some),
+            };
+            // An unreadable bound falls through to the parser, for its error.
+            if let (Some(bound), Some((id, labels))) = (bound, self.grouped_blocks.get(prefix)) {
+                sample.shared = Some(labels.clone());
+                sample.block = Some(*id);
+                sample.bound = bound;
+                self.pos = close + 1;
+                self.skip_blanks();
+                return Ok(());
+            }
+        }
+        sample.labels.reserve(self.label_hint);
+        let close = self.labels(sample)?;
+        let (prefix, _) = split_bound(&self.body[open..=close], bound_name);
+        if memchr::memmem::find(prefix, bound_name).is_none() {
+            if let Some(id) = self.new_block_id() {
+                let labels: Labels<'a> = std::mem::take(&mut sample.labels).into();
+                self.grouped_blocks.insert(prefix, (id, labels.clone()));
+                sample.shared = Some(labels);
+                sample.block = Some(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// A fresh label block id, unless ids ran out (then blocks are simply not shared).
+    fn new_block_id(&mut self) -> Option<u32> {
+        let id = self.next_block;
+        self.next_block = id.checked_add(1)?;
+        Some(id)
     }
 
     /// One `name="value"` and the `,` after it; returns whether a `}` follows instead.
@@ -930,7 +1001,9 @@ impl<'a> Parser<'a> {
         if matches!(role, Role::Plain | Role::Bucket) && bound.is_none() {
             return Err(missing_bound(sample.kind, &sample.name));
         }
-        let metric = self.slots[sample.slot].group_metric(&self.signer, sample.labels);
+        let block = sample.block;
+        let labels = sample.shared.unwrap_or_else(|| sample.labels.into());
+        let metric = self.slots[sample.slot].group_metric(&self.signer, labels, block);
         if timestamp_ms.is_some() {
             metric.timestamp_ms = timestamp_ms;
         }
@@ -971,6 +1044,24 @@ fn block_end(body: &[u8], open: usize) -> Option<usize> {
     let rest = &body[open..];
     let line = memchr(b'\n', rest).map_or(rest, |nl| &rest[..nl]);
     memrchr(b'}', line).map(|close| open + close)
+}
+
+/// Splits a summary or histogram label block (`{...}`, braces included) into the part before
+/// its bound label and that label's value, when the block ends with `<bound_name>="V"`, an
+/// optional `,` and the `}`, the label following a `{` or `,` and `V` holding no backslash.
+/// Otherwise the whole block without its `}`, and no value. Flink writes `quantile` last.
+fn split_bound<'b>(block: &'b [u8], bound_name: &[u8]) -> (&'b [u8], Option<&'b [u8]>) {
+    let body = &block[..block.len() - 1];
+    let split = || {
+        let inner = body.strip_suffix(b",").unwrap_or(body);
+        let quoted = inner.strip_suffix(b"\"")?;
+        let q = memrchr(b'"', quoted)?;
+        let value = &quoted[q + 1..];
+        let head = quoted[..q].strip_suffix(b"=")?.strip_suffix(bound_name)?;
+        (matches!(head.last(), Some(b',' | b'{')) && memchr(b'\\', value).is_none())
+            .then_some((head, Some(value)))
+    };
+    split().unwrap_or((body, None))
 }
 
 /// The rest of a TYPE line, or what follows a timestamp, as Go reads it: its
@@ -1571,11 +1662,51 @@ mod tests {
     }
 
     #[test]
-    fn summaries_histograms_and_bare_samples_have_no_block() {
-        let body = b"# TYPE s summary\ns{x=\"1\",quantile=\"0.5\"} 1\ns_count{x=\"1\"} 2\n\
-                     # TYPE h histogram\nh_bucket{x=\"1\",le=\"+Inf\"} 1\ng 3\n";
+    fn summary_lines_share_the_block_of_their_labels_without_the_bound() {
+        let body = b"# TYPE s summary\n\
+                     s{x=\"1\",quantile=\"0.5\",} 1\ns{x=\"1\",quantile=\"0.9\",} 2\n\
+                     s_count{x=\"1\",} 3\ns{x=\"2\",quantile=\"0.5\"} 4\n\
+                     s{x=\"2\",quantile=\"0.9\"} 5\ns_sum{x=\"2\"} 6\n\
+                     # TYPE h histogram\nh_bucket{x=\"1\",le=\"+Inf\"} 1\nh_count{x=\"1\"} 1\ng 3\n";
         let families = parse(body).expect("parses");
-        assert!(blocks(&families).iter().all(|(_, b)| b.is_none()));
+        assert_eq!(
+            show(&families),
+            r#"s summary: {x="1"}=S[c=3 s=_ 0.5:1 0.9:2] {x="2"}=S[c=_ s=6 0.5:4 0.9:5]; h histogram: {x="1"}=H[c=1 s=_ inf:1]; g untyped: {}=3"#
+        );
+        let ids = blocks(&families);
+        assert!(ids[0].1.is_some() && ids[1].1.is_some() && ids[0].1 != ids[1].1);
+        assert!(ids[2].1.is_some(), "histograms too");
+        assert_eq!(ids[3].1, None, "a bare sample has no block");
+    }
+
+    #[test]
+    fn a_known_summary_prefix_gives_the_same_answers_as_parsing() {
+        // A bound label inside the prefix: never remembered, so later lines parse in full.
+        check(
+            "# TYPE s summary\ns{quantile=\"0.1\",a=\"1\",quantile=\"0.5\",} 1\ns{quantile=\"0.1\",a=\"1\",} 2\n",
+            r#"s summary: {a="1"}=S[c=_ s=_ 0.5:1 0.1:2]"#,
+        );
+        // A label whose name only ends like the bound's is not a bound: `{a` is no prefix.
+        check_err(
+            b"# TYPE s summary\ns_count{aquantile=\"0.5\"} 1\ns_count{a} 2\n",
+            "3: expected '=' after label name, found '}'",
+        );
+        // An unreadable bound after a known prefix fails on its line, as without the prefix.
+        check_err(
+            b"# TYPE s summary\ns{a=\"1\",quantile=\"0.5\"} 1\ns{a=\"1\",quantile=\"x\"} 2\n",
+            "3: expected float as value for 'quantile' label, got \"x\"",
+        );
+        check_err(
+            b"# TYPE s summary\ns{a=\"2\",quantile=\"0.5\"} 1\ns{a=\"1\",quantile=\"x\"} 2\n",
+            "3: expected float as value for 'quantile' label, got \"x\"",
+        );
+        // An escaped bound value is left to the parser.
+        for first in ["a=\"1\"", "a=\"2\""] {
+            let body = format!(
+                "# TYPE s summary\ns{{{first},quantile=\"0.5\"}} 1\ns{{a=\"1\",quantile=\"0.\\9\"}} 2\n"
+            );
+            check_err(body.as_bytes(), "3: invalid escape sequence '\\9'");
+        }
     }
 
     #[test]

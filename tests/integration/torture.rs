@@ -967,6 +967,68 @@ mod properties {
             prop_assert_eq!(family.help.as_deref(), Some(help.as_str()));
         }
 
+        /// Summary and histogram lines that share labels are read alike whether their label
+        /// block repeats byte for byte (the parser reuses the earlier block's labels) or not
+        /// (each line's block gets its own blank after `{`, so nothing is reused): same
+        /// families, or the same error on the same line.
+        #[test]
+        fn summary_label_prefixes_never_change_what_is_parsed(
+            blocks in proptest::collection::vec(
+                proptest::collection::btree_map(
+                    "(a|b|quantile|le|x)",
+                    "(|1|0\\.5|q,quantile=|\"|le)",
+                    0..3,
+                ),
+                1..4,
+            ),
+            lines in proptest::collection::vec(
+                (0..3usize, 0..4usize, 0..6usize, "(0\\.5|0\\.9|\\+Inf|x|)", 0..100u32),
+                1..25,
+            ),
+        ) {
+            let render = |spaced: bool| {
+                let mut body = String::from("# TYPE s summary\n# TYPE h histogram\n");
+                for (i, (family, block, shape, bound, value)) in lines.iter().enumerate() {
+                    let (name, bound_name) = [("s", "quantile"), ("h_bucket", "le"), ("g", "quantile")][*family];
+                    let mut labels: Vec<String> = blocks[block % blocks.len()]
+                        .iter()
+                        .map(|(n, v)| format!("{n}=\"{}\"", v.replace('"', "\\\"")))
+                        .collect();
+                    let bound = format!("{bound_name}=\"{bound}\"");
+                    match shape {
+                        0 | 1 => labels.push(bound),
+                        2 => labels.insert(0, bound),
+                        _ => {}
+                    }
+                    let comma = if *shape == 1 || *shape == 3 { "," } else { "" };
+                    let pad = if spaced { " ".repeat(i + 1) } else { String::new() };
+                    let suffix = if *shape == 5 { "_count" } else { "" };
+                    let name = if *family == 1 && *shape == 5 { "h" } else { name };
+                    body.push_str(&format!("{name}{suffix}{{{pad}{}{comma}}} {value}\n", labels.join(",")));
+                }
+                body
+            };
+            let show = |body: &str| {
+                pushgate::parse::text::parse(body.as_bytes())
+                    .map(|families| {
+                        families
+                            .iter()
+                            .map(|f| {
+                                let metrics: Vec<String> = f
+                                    .metrics
+                                    .iter()
+                                    .map(|m| format!("{:?} {:?}", m.labels, m.value))
+                                    .collect();
+                                format!("{} {:?} {metrics:?}", f.name, f.kind)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .map_err(|e| e.to_string())
+            };
+            let (packed, spaced) = (render(false), render(true));
+            prop_assert_eq!(show(&packed), show(&spaced), "{}", packed);
+        }
+
         /// The per-block shortcuts (parser copies, store label sets cached by block) store
         /// exactly what parsing and storing every series on its own does: the same push with
         /// every `label_block` forgotten leaves an identical group.
