@@ -415,9 +415,11 @@ struct Parser<'a> {
     /// parsed so far: their id and labels. A sample whose block is byte for byte one of these
     /// takes a copy of its labels instead of parsing them again.
     blocks: FastStrMap<&'a [u8], (u32, Labels<'a>)>,
-    /// The same for summary and histogram samples, keyed by the block without its trailing
-    /// `quantile`/`le` label (see [`split_bound`]): the lines of one summary differ only there.
-    grouped_blocks: FastStrMap<&'a [u8], (u32, Labels<'a>)>,
+    /// The same for summary (`[0]`) and histogram (`[1]`) samples, keyed by the block
+    /// without its trailing `quantile`/`le` label (see [`split_bound`]): the lines of one
+    /// summary differ only there. Per kind, as a prefix is only remembered when it holds no
+    /// label named like that kind's bound.
+    grouped_blocks: [FastStrMap<&'a [u8], (u32, Labels<'a>)>; 2],
     /// The next label block id.
     next_block: u32,
 }
@@ -436,7 +438,7 @@ impl<'a> Parser<'a> {
             signer: RandomState::new(),
             utf8,
             blocks: fast_str_map(64),
-            grouped_blocks: fast_str_map(16),
+            grouped_blocks: [fast_str_map(16), fast_str_map(0)],
             next_block: 0,
         }
     }
@@ -836,10 +838,10 @@ impl<'a> Parser<'a> {
     /// ends with `{` or `,` outside any string, as in the block it was taken from.
     fn grouped_labels(&mut self, sample: &mut Sample<'a>) -> Step<()> {
         let open = self.pos;
-        let bound_name: &[u8] = if sample.kind == MetricType::Histogram {
-            b"le"
+        let (bound_name, map): (&[u8], usize) = if sample.kind == MetricType::Histogram {
+            (b"le", 1)
         } else {
-            b"quantile"
+            (b"quantile", 0)
         };
         if let Some(close) = block_end(self.body, open) {
             let (prefix, value) = split_bound(&self.body[open..=close], bound_name);
@@ -851,7 +853,8 @@ impl<'a> Parser<'a> {
                     .map(Some),
             };
             // An unreadable bound falls through to the parser, for its error.
-            if let (Some(bound), Some((id, labels))) = (bound, self.grouped_blocks.get(prefix)) {
+            let known = self.grouped_blocks[map].get(prefix);
+            if let (Some(bound), Some((id, labels))) = (bound, known) {
                 sample.shared = Some(labels.clone());
                 sample.block = Some(*id);
                 sample.bound = bound;
@@ -866,7 +869,7 @@ impl<'a> Parser<'a> {
         if memchr::memmem::find(prefix, bound_name).is_none() {
             if let Some(id) = self.new_block_id() {
                 let labels: Labels<'a> = std::mem::take(&mut sample.labels).into();
-                self.grouped_blocks.insert(prefix, (id, labels.clone()));
+                self.grouped_blocks[map].insert(prefix, (id, labels.clone()));
                 sample.shared = Some(labels);
                 sample.block = Some(id);
             }
@@ -1690,6 +1693,12 @@ mod tests {
         check_err(
             b"# TYPE s summary\ns_count{aquantile=\"0.5\"} 1\ns_count{a} 2\n",
             "3: expected '=' after label name, found '}'",
+        );
+        // A summary's prefix is no histogram's: there `le` is the bound (found by proptest).
+        check_err(
+            b"# TYPE s summary\n# TYPE h histogram\ns{le=\"x\",quantile=\"0.5\"} 1\n\
+              h_bucket{le=\"x\",le=\"0.5\"} 2\n",
+            "4: expected float as value for 'le' label, got \"x\"",
         );
         // An unreadable bound after a known prefix fails on its line, as without the prefix.
         check_err(
