@@ -18,6 +18,7 @@
 //!   [`proto`] the generated `io.prometheus.client` types.
 //! - [`grouping`] makes grouping keys from push paths.
 //! - [`store`] keeps groups, the consistency index, interning.
+//! - [`hash`] has the fast string hasher for maps that live within one request.
 //! - [`render`] builds the merged exposition (text, OpenMetrics, protobuf; gzip).
 //! - [`server`] serves HTTP: pushes, negotiated scrapes, the JSON API, admin and lifecycle.
 //! - [`config`] and [`telemetry`] handle flags, logging and the gateway's own metrics;

@@ -19,6 +19,14 @@
 //! values, HELP text and comments, and the body is UTF-8-checked once up front so that names and
 //! values become `&str` by slicing (a body with invalid UTF-8 falls back to checking each slice).
 //!
+//! Flink repeats each task's label block byte for byte in dozens of families, and writes a
+//! summary's quantile lines with the same block plus a trailing `quantile` label. So a label
+//! block already parsed in this body is not parsed again: a counter, gauge or untyped sample
+//! whose block (`{...}`) matches an earlier one byte for byte, or a summary or histogram sample
+//! whose block minus its trailing bound label does, shares that block's labels (one `Arc`) and
+//! its [`Metric::label_block`] id, which later stages use to do per-block work once. Only exact
+//! bytes of a block that parsed cleanly are reused, so errors and their lines are unchanged.
+//!
 //! Deliberate differences from Go:
 //! - a label name starting with `__` is rejected here (Go rejects it later, without a line);
 //! - a summary sample without `quantile` (or a histogram sample without `le`, other than

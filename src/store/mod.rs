@@ -11,6 +11,12 @@
 //! push against the [`consistency::Index`] and swap in the new `Arc<Group>`: work under the
 //! lock is O(size of the push), never O(size of the store).
 //!
+//! The Flink steady state is a group re-pushing the same series with new values, so that case
+//! is made cheap: a label block of the push is grouped, interned and sorted into a label set
+//! once (see `model::Metric::label_block`); a family with exactly the stored family's label
+//! sets reuses its sort order and skips the identity hashing, duplicate checks and index
+//! updates (see `consistency::same_series`): pointer comparisons instead.
+//!
 //! Lock choice: one `std::sync::Mutex` over groups, index and generation. Writes must be
 //! serialized anyway (check-then-apply has to be atomic, as the Go gateway's single writer
 //! goroutine makes it), the critical section is short, and a scrape holds it only to clone
