@@ -71,7 +71,11 @@ impl RenderPool {
                             // A panicking job drops its result sender (the caller sees
                             // `Lost`); the thread lives on.
                             Ok(job) => {
-                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                                // Label texts are kept for the job's duration only.
+                                let _ =
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                        crate::render::series::with_label_texts(job);
+                                    }));
                             }
                             Err(_) => return,
                         }
