@@ -445,8 +445,8 @@ impl<'a> Parser<'a> {
             label_hint: 0,
             signer: RandomState::new(),
             utf8,
-            blocks: fast_str_map(64),
-            grouped_blocks: [fast_str_map(16), fast_str_map(0)],
+            blocks: fast_str_map(0),
+            grouped_blocks: [fast_str_map(0), fast_str_map(0)],
             next_block: 0,
         }
     }
