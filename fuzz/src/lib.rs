@@ -187,7 +187,7 @@ pub fn check_invariants_with(families: &[Family<'_>], names_mode: Names) {
         assert!(!f.metrics.is_empty(), "family {:?} has no metrics", f.name);
         for m in &f.metrics {
             let mut seen = std::collections::HashSet::new();
-            for l in &m.labels {
+            for l in m.labels.iter() {
                 assert!(
                     if classic {
                         is_valid_label_name(&l.name)
