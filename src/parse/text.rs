@@ -816,22 +816,15 @@ impl<'a> Parser<'a> {
     fn scalar_labels(&mut self, sample: &mut Sample<'a>) -> Step<()> {
         let open = self.pos;
         if let Some(close) = block_end(self.body, open) {
-            if let Some((id, labels)) = self.blocks.get(&self.body[open..=close]) {
-                sample.shared = Some(labels.clone());
-                sample.block = Some(*id);
-                self.pos = close + 1;
-                self.skip_blanks();
+            if let Some(known) = self.blocks.get(&self.body[open..=close]).cloned() {
+                self.reuse_block(sample, known, close);
                 return Ok(());
             }
         }
         sample.labels.reserve(self.label_hint);
         let close = self.labels(sample)?;
-        if let Some(id) = self.new_block_id() {
-            let labels: Labels<'a> = std::mem::take(&mut sample.labels).into();
-            self.blocks
-                .insert(&self.body[open..=close], (id, labels.clone()));
-            sample.shared = Some(labels);
-            sample.block = Some(id);
+        if let Some(block) = self.share_parsed(sample) {
+            self.blocks.insert(&self.body[open..=close], block);
         }
         Ok(())
     }
@@ -861,13 +854,10 @@ impl<'a> Parser<'a> {
                     .map(Some),
             };
             // An unreadable bound falls through to the parser, for its error.
-            let known = self.grouped_blocks[map].get(prefix);
-            if let (Some(bound), Some((id, labels))) = (bound, known) {
-                sample.shared = Some(labels.clone());
-                sample.block = Some(*id);
+            let known = self.grouped_blocks[map].get(prefix).cloned();
+            if let (Some(bound), Some(known)) = (bound, known) {
                 sample.bound = bound;
-                self.pos = close + 1;
-                self.skip_blanks();
+                self.reuse_block(sample, known, close);
                 return Ok(());
             }
         }
@@ -875,21 +865,36 @@ impl<'a> Parser<'a> {
         let close = self.labels(sample)?;
         let (prefix, _) = split_bound(&self.body[open..=close], bound_name);
         if memchr::memmem::find(prefix, bound_name).is_none() {
-            if let Some(id) = self.new_block_id() {
-                let labels: Labels<'a> = std::mem::take(&mut sample.labels).into();
-                self.grouped_blocks[map].insert(prefix, (id, labels.clone()));
-                sample.shared = Some(labels);
-                sample.block = Some(id);
+            if let Some(block) = self.share_parsed(sample) {
+                self.grouped_blocks[map].insert(prefix, block);
             }
         }
         Ok(())
     }
 
-    /// A fresh label block id, unless ids ran out (then blocks are simply not shared).
-    fn new_block_id(&mut self) -> Option<u32> {
+    /// Gives `sample` a remembered block's id and labels, and moves past the block (which
+    /// closes at `close`) to the value.
+    fn reuse_block(
+        &mut self,
+        sample: &mut Sample<'a>,
+        (id, labels): (u32, Labels<'a>),
+        close: usize,
+    ) {
+        sample.shared = Some(labels);
+        sample.block = Some(id);
+        self.pos = close + 1;
+        self.skip_blanks();
+    }
+
+    /// Turns the labels just parsed into `sample` into a shared block with a fresh id, and
+    /// returns it for remembering; `None` (labels left as they are) once ids ran out.
+    fn share_parsed(&mut self, sample: &mut Sample<'a>) -> Option<(u32, Labels<'a>)> {
         let id = self.next_block;
         self.next_block = id.checked_add(1)?;
-        Some(id)
+        let labels: Labels<'a> = std::mem::take(&mut sample.labels).into();
+        sample.shared = Some(labels.clone());
+        sample.block = Some(id);
+        Some((id, labels))
     }
 
     /// One `name="value"` and the `,` after it; returns whether a `}` follows instead.
