@@ -361,7 +361,11 @@ impl Index {
                         self.release_name(f);
                         self.claim_name(nf);
                     }
-                    _ => self.remove_family(f),
+                    Some(nf) => {
+                        self.remove_family(f);
+                        self.add_family(nf, new_ids.get(name), gid);
+                    }
+                    None => self.remove_family(f),
                 }
             }
             if new.is_none() {
@@ -377,11 +381,9 @@ impl Index {
                 self.series
                     .insert(series_id(PUSH_FAILURE_TIME_NAME, &new.labels), gid);
             }
+            // Names the old group had too were handled with its families above.
             for (name, f) in &new.families {
-                let unchanged = old
-                    .and_then(|o| o.families.get(name))
-                    .is_some_and(|of| Arc::ptr_eq(of, f) || same_series(of, f));
-                if !unchanged {
+                if old.is_none_or(|o| !o.families.contains_key(name)) {
                     self.add_family(f, new_ids.get(name), gid);
                 }
             }

@@ -252,12 +252,12 @@ impl Store {
         };
         if raced {
             // Another push to this group landed meanwhile: recheck the shortcut against it.
-            for p in &mut prepared {
+            for p in prepared.iter_mut().filter(|p| p.ids.is_none()) {
                 let same = old
                     .as_ref()
                     .and_then(|g| g.families.get(&p.family.name))
                     .is_some_and(|f| consistency::same_series(f, &p.family));
-                if p.ids.is_none() && !same {
+                if !same {
                     p.ids = Some(family_ids(&p.family));
                 }
             }
