@@ -5,11 +5,11 @@
 //! (<https://github.com/OpenObservability/OpenMetrics/blob/v1.0.0/specification/OpenMetrics.md>):
 //! - family headers ([`header`]): `unknown` for untyped; a counter family `x_total` is the
 //!   family `x` with samples `x_total`; `"` is escaped in `# HELP` text too;
-//! - histograms always end in a `+Inf` bucket (see [`crate::render::series::render_lines_as`]);
 //! - the exposition ends in `# EOF` ([`EOF`]).
 //!
 //! Does not own: sample lines (the same bytes as the text format, so they come from the same
-//! per-family cache), merging, caching.
+//! per-family cache; histograms always carry their `+Inf` bucket and `_count` in both, see
+//! [`crate::render::series::render_lines`]), merging, caching.
 //!
 //! Series names never change between the formats, so Prometheus stores the same series
 //! whichever it negotiates: a counter whose name does not end in `_total` (OpenMetrics would
@@ -19,9 +19,7 @@
 use bytes::Bytes;
 
 use crate::model::MetricType;
-use crate::render::series::{has_inf_bucket, render_lines_as, RenderedLines};
 use crate::render::text::write_label_value;
-use crate::store::group::StoredFamily;
 
 /// The last line of every OpenMetrics exposition.
 pub const EOF: &[u8] = b"# EOF\n";
@@ -66,23 +64,6 @@ pub fn header(
     out.extend_from_slice(keyword.as_bytes());
     out.push(b'\n');
     Bytes::from(out)
-}
-
-/// Whether a family's OpenMetrics lines differ from its text lines (a histogram series
-/// without a `+Inf` bucket).
-#[must_use]
-pub fn needs_own_lines(family: &StoredFamily) -> bool {
-    family.kind == MetricType::Histogram
-        && family.series.iter().any(|s| match &s.value {
-            crate::model::Value::Histogram(h) => !has_inf_bucket(h),
-            _ => false,
-        })
-}
-
-/// The OpenMetrics lines of a family that [`needs_own_lines`].
-#[must_use]
-pub fn render_lines(family: &StoredFamily) -> RenderedLines {
-    render_lines_as(family, true)
 }
 
 #[cfg(test)]

@@ -102,20 +102,19 @@ impl RenderedLines {
     }
 }
 
-/// Renders every series of `family` as the text format shows it.
+/// Renders every series of `family` as the text format 0.0.4 and OpenMetrics show it (their
+/// sample lines are the same bytes).
+///
+/// A histogram always gets its `le="+Inf"` bucket and its `_count`, as Go's `expfmt` writes
+/// them (a protobuf push, native histograms included, need not carry either): the `+Inf`
+/// bucket holds the count, or else the last bucket's count; `_count` holds the count, or else
+/// the `+Inf` bucket's. Without them `histogram_quantile` cannot work, and OpenMetrics requires
+/// both. A missing `_sum` stays missing (Go would invent `0`).
 #[must_use]
 pub fn render_lines(family: &StoredFamily) -> RenderedLines {
-    render_lines_as(family, false)
-}
-
-/// Renders every series of `family`; with `open_metrics`, a histogram without a `+Inf` bucket
-/// gets one (holding its count, or else its last bucket's count), as OpenMetrics requires.
-/// Everything else is laid out alike in both formats.
-#[must_use]
-pub fn render_lines_as(family: &StoredFamily, open_metrics: bool) -> RenderedLines {
     LABEL_TEXTS.with(|texts| {
         let mut texts = texts.borrow_mut();
-        render_with(family, open_metrics, |labels, buf| {
+        render_with(family, |labels, buf| {
             if !texts.on {
                 write_label_text(buf, labels);
                 return;
@@ -143,7 +142,6 @@ pub fn render_lines_as(family: &StoredFamily, open_metrics: bool) -> RenderedLin
 /// Renders the lines of `family`, taking each series' label text from `label_text`.
 fn render_with(
     family: &StoredFamily,
-    open_metrics: bool,
     mut label_text: impl FnMut(&LabelSet, &mut Vec<u8>),
 ) -> RenderedLines {
     let mut out = Vec::with_capacity(estimate(family));
@@ -173,18 +171,19 @@ fn render_with(
                         c,
                     );
                 }
-                if open_metrics && !has_inf_bucket(h) {
-                    let inf = h.count.or(h.buckets.last().map(|b| b.1)).unwrap_or(0.0);
+                let last = h.buckets.last().map(|b| b.1);
+                if !has_inf_bucket(h) {
                     write_count_sample(
                         &mut out,
                         &family.name,
                         "_bucket",
                         labels,
                         Some(("le", f64::INFINITY)),
-                        inf,
+                        h.count.or(last).unwrap_or(0.0),
                     );
                 }
-                write_sum_count(&mut out, &family.name, labels, h.sum, h.count);
+                let count = h.count.or(last).unwrap_or(0.0);
+                write_sum_count(&mut out, &family.name, labels, h.sum, Some(count));
             }
         }
     }

@@ -58,7 +58,6 @@ pub struct StoredFamily {
     order: Arc<[u32]>,
     rendered: OnceLock<RenderedLines>,
     rendered_protobuf: OnceLock<RenderedLines>,
-    rendered_openmetrics: OnceLock<RenderedLines>,
     segments: [OnceLock<Segment>; 3],
 }
 
@@ -125,7 +124,6 @@ impl StoredFamily {
             order,
             rendered: OnceLock::new(),
             rendered_protobuf: OnceLock::new(),
-            rendered_openmetrics: OnceLock::new(),
             segments: Default::default(),
         }
     }
@@ -134,7 +132,7 @@ impl StoredFamily {
     pub fn lines(&self, format: Format) -> &RenderedLines {
         match format {
             Format::Text => self.rendered(),
-            Format::OpenMetrics => self.rendered_openmetrics(),
+            Format::OpenMetrics => self.rendered(),
             Format::Protobuf => self.rendered_protobuf(),
         }
     }
@@ -150,10 +148,7 @@ impl StoredFamily {
     fn lines_if_rendered(&self, format: Format) -> Option<&RenderedLines> {
         match format {
             Format::Text => self.rendered.get(),
-            Format::OpenMetrics if !crate::render::openmetrics::needs_own_lines(self) => {
-                self.rendered.get()
-            }
-            Format::OpenMetrics => self.rendered_openmetrics.get(),
+            Format::OpenMetrics => self.rendered.get(),
             Format::Protobuf => self.rendered_protobuf.get(),
         }
     }
@@ -161,10 +156,9 @@ impl StoredFamily {
     /// All series of this family in `format` as one gzip segment, compressed on first use. The
     /// uncompressed lines are rendered for it only transiently unless already kept.
     pub fn segment(&self, format: Format) -> &Segment {
+        // OpenMetrics sample lines are the text lines: one segment serves both.
         let slot = match format {
-            Format::OpenMetrics if !crate::render::openmetrics::needs_own_lines(self) => {
-                Format::Text
-            }
+            Format::OpenMetrics => Format::Text,
             f => f,
         };
         self.segments[slot.slot()].get_or_init(|| {
@@ -172,8 +166,7 @@ impl StoredFamily {
                 return Segment::compress([&lines.bytes]);
             }
             let lines = match slot {
-                Format::Text => render_lines(self),
-                Format::OpenMetrics => crate::render::openmetrics::render_lines(self),
+                Format::Text | Format::OpenMetrics => render_lines(self),
                 Format::Protobuf => crate::render::protobuf::render_metrics(self),
             };
             Segment::compress([&lines.bytes])
@@ -200,16 +193,6 @@ impl StoredFamily {
     pub fn rendered_protobuf(&self) -> &RenderedLines {
         self.rendered_protobuf
             .get_or_init(|| crate::render::protobuf::render_metrics(self))
-    }
-
-    /// The OpenMetrics lines of every series: the text lines, except for histograms lacking a
-    /// `+Inf` bucket (see `render::openmetrics`).
-    pub fn rendered_openmetrics(&self) -> &RenderedLines {
-        if !crate::render::openmetrics::needs_own_lines(self) {
-            return self.rendered();
-        }
-        self.rendered_openmetrics
-            .get_or_init(|| crate::render::openmetrics::render_lines(self))
     }
 }
 

@@ -84,14 +84,19 @@ async fn openmetrics_names_counters_without_total_and_keeps_every_series_name() 
     }
     assert!(om.ends_with("# EOF\n"));
     assert_eq!(om.matches("# EOF").count(), 1);
-    // The text format shows the histogram as pushed, without an invented +Inf bucket.
-    assert_eq!(
-        sample_value(
-            &s.scrape().await,
-            "h_bucket{instance=\"\",job=\"om\",le=\"+Inf\"}"
-        ),
-        None
-    );
+    // The text format carries the same +Inf bucket and _count as OpenMetrics (Go's expfmt
+    // writes both), so histogram_quantile works whichever format Prometheus negotiates.
+    let text = s.scrape().await;
+    for series in [
+        "h_bucket{instance=\"\",job=\"om\",le=\"+Inf\"}",
+        "h_count{instance=\"\",job=\"om\"}",
+    ] {
+        assert_eq!(
+            sample_value(&text, series),
+            Some(2.0),
+            "{series} in\n{text}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,9 @@ use prost::Message;
 use pushgate::model::{Family, Value};
 use pushgate::proto::{self, MetricType as T};
 
-use crate::support::{fixture, pushed_only, sample_lines, start, start_with, Resp, TestServer};
+use crate::support::{
+    fixture, pushed_only, sample_lines, sample_value, start, start_with, Resp, TestServer,
+};
 
 pub const PROTOBUF_CT: &str =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
@@ -246,7 +248,7 @@ async fn text_push_comes_back_as_the_same_families_in_a_protobuf_scrape() {
 }
 
 #[tokio::test]
-async fn native_histograms_come_back_intact_and_text_shows_sum_and_count() {
+async fn native_histograms_come_back_intact_and_text_shows_inf_bucket_sum_and_count() {
     let s = start().await;
     let pushed = family(
         "nh",
@@ -272,6 +274,7 @@ async fn native_histograms_come_back_intact_and_text_shows_sum_and_count() {
     assert_eq!(
         sample_lines(&s.scrape_pushed().await),
         [
+            "nh_bucket{instance=\"\",job=\"nh\",kind=\"native\",le=\"+Inf\"} 6",
             "nh_sum{instance=\"\",job=\"nh\",kind=\"native\"} 12",
             "nh_count{instance=\"\",job=\"nh\",kind=\"native\"} 6"
         ]
@@ -409,4 +412,107 @@ async fn invalid_protobuf_pushes_are_refused_with_a_reason_and_change_nothing() 
         assert!(r.text().contains(&want), "want {want:?} in {:?}", r.text());
         assert_eq!(s.scrape_pushed().await, before);
     }
+}
+
+/// Runs `promtool check metrics` (Debian's prometheus package, installed by `.ci/run`) on an
+/// exposition and returns its verdict and output.
+fn promtool_check_metrics(exposition: &str) -> (bool, String) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs (apt-get install prometheus; .ci/run installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(exposition.as_bytes())
+        .expect("promtool reads the exposition");
+    let out = child.wait_with_output().expect("promtool finishes");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn protobuf_histograms_always_show_their_inf_bucket_and_count_in_text() {
+    let s = start().await;
+    let bucket = |le: f64, c: u64| proto::Bucket {
+        cumulative_count: Some(c),
+        upper_bound: Some(le),
+        ..Default::default()
+    };
+    // As client_golang pushes a classic histogram: no +Inf bucket, the count in sample_count.
+    let classic = proto::Metric {
+        label: vec![label("kind", "classic")],
+        histogram: Some(proto::Histogram {
+            sample_count: Some(9),
+            sample_sum: Some(20.5),
+            bucket: vec![bucket(1.0, 2), bucket(5.0, 7)],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    // Buckets without a count: both the +Inf bucket and _count come from the last bucket.
+    let uncounted = proto::Metric {
+        label: vec![label("kind", "uncounted")],
+        histogram: Some(proto::Histogram {
+            bucket: vec![bucket(1.0, 3)],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let pushed = family(
+        "rpc_duration_seconds",
+        T::Histogram,
+        "RPC latency.",
+        vec![classic, uncounted, native_histogram_metric()],
+    );
+    push_pb(&s, "/metrics/job/h", std::slice::from_ref(&pushed))
+        .await
+        .expect_status(200);
+    let text = s.scrape_pushed().await;
+    let series = |kind: &str, suffix: &str, le: Option<&str>| {
+        let le = le.map_or(String::new(), |le| format!(",le=\"{le}\""));
+        format!("rpc_duration_seconds{suffix}{{instance=\"\",job=\"h\",kind=\"{kind}\"{le}}}")
+    };
+    for (kind, suffix, le, want) in [
+        ("classic", "_bucket", Some("5"), 7.0),
+        ("classic", "_bucket", Some("+Inf"), 9.0),
+        ("classic", "_count", None, 9.0),
+        ("classic", "_sum", None, 20.5),
+        ("uncounted", "_bucket", Some("+Inf"), 3.0),
+        ("uncounted", "_count", None, 3.0),
+        ("native", "_bucket", Some("+Inf"), 6.0),
+        ("native", "_count", None, 6.0),
+    ] {
+        let name = series(kind, suffix, le);
+        assert_eq!(sample_value(&text, &name), Some(want), "{name} in\n{text}");
+    }
+    // No invented _sum where the push had none (a documented difference from Go).
+    assert_eq!(
+        sample_value(&text, &series("uncounted", "_sum", None)),
+        None
+    );
+    let (ok, verdict) = promtool_check_metrics(&text);
+    assert!(ok, "promtool check metrics refused:\n{verdict}\n{text}");
+    // OpenMetrics carries the very same sample lines.
+    let om = s
+        .request(
+            "GET",
+            "/metrics",
+            &[("Accept", "application/openmetrics-text;version=1.0.0")],
+            b"",
+        )
+        .await
+        .expect_status(200)
+        .text();
+    assert!(om.contains(&format!(
+        "{} 9\n",
+        series("classic", "_bucket", Some("+Inf"))
+    )));
+    assert!(om.contains(&format!("{} 6\n", series("native", "_count", None))));
 }
