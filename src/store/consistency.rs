@@ -214,6 +214,13 @@ impl Index {
         self.series.len()
     }
 
+    /// Whether another group already exposes the push-time series of a group with these
+    /// labels (an empty group with them would collide: the Go gateway's "poison" state).
+    #[must_use]
+    pub fn owns_group_labels(&self, labels: &[(Str, Str)]) -> bool {
+        self.series.contains_key(&series_id(PUSH_TIME_NAME, labels))
+    }
+
     /// Checks a push against the index.
     ///
     /// # Errors

@@ -220,8 +220,9 @@ impl Store {
     /// Applies a push at the current time.
     ///
     /// # Errors
-    /// [`PushError`] when the push is refused; the store then only records the failure time
-    /// on the group if it already exists.
+    /// [`PushError`] when the push is refused. A push refused by the consistency check or
+    /// for timestamps records `push_failure_time_seconds` on its group, creating the group
+    /// empty if needed (as Go does); a limit refusal changes nothing.
     pub fn apply(&self, req: WriteRequest<'_>) -> Result<(), PushError> {
         self.apply_at(req, now_seconds())
     }
@@ -239,7 +240,7 @@ impl Store {
         let mut prepared = match self.prepare(&req, &group_labels, base.as_deref(), now) {
             Ok(p) => p,
             Err(e) => {
-                self.record_failure(&req.key, now);
+                self.record_failure(&req.key, group_labels, now);
                 return Err(e);
             }
         };
@@ -282,7 +283,9 @@ impl Store {
                 replace: req.replace,
             };
             if let Err(e) = state.index.check(&target, &prepared) {
-                record_failure_locked(&mut state, &req.key, now);
+                let labels = new.labels.clone();
+                drop(new);
+                self.record_failure_locked(&mut state, &req.key, labels, now);
                 return Err(e.into());
             }
             let ids: HashMap<Str, Vec<u128>> = prepared
@@ -422,8 +425,49 @@ impl Store {
         }
     }
 
-    fn record_failure(&self, key: &GroupingKey, now: f64) {
-        record_failure_locked(&mut self.lock(), key, now);
+    fn record_failure(&self, key: &GroupingKey, labels: LabelSet, now: f64) {
+        self.record_failure_locked(&mut self.lock(), key, labels, now);
+    }
+
+    /// Records a refused push (parsed, but inconsistent or timestamped) on its group, as the
+    /// Go gateway does (`storage/diskmetricstore.go` `setPushFailedTimestamp`): an existing
+    /// group keeps its metrics and gets `push_failure_time_seconds = now`; a missing one is
+    /// created empty with `push_time_seconds 0`, so the standard alert
+    /// `push_failure_time_seconds > push_time_seconds` sees a job whose first push failed.
+    /// A missing group is not created past `--push.max-groups`, nor when another group
+    /// already exposes the same labels (Go would then be left in its "poison" state).
+    fn record_failure_locked(
+        &self,
+        state: &mut State,
+        key: &GroupingKey,
+        labels: LabelSet,
+        now: f64,
+    ) {
+        if let Some(g) = state.groups.get(key) {
+            let updated = Arc::new(g.with_times(PushTimes {
+                failure: now,
+                ..g.times
+            }));
+            state.groups.insert(key.clone(), updated);
+            state.generation += 1;
+            return;
+        }
+        if state.groups.len() >= self.shared.limits.max_groups
+            || (self.shared.check && state.index.owns_group_labels(&labels))
+        {
+            return;
+        }
+        let times = PushTimes {
+            failure: now,
+            ..PushTimes::default()
+        };
+        let new = Arc::new(Group::new(key.clone(), labels, BTreeMap::new(), times));
+        if self.shared.check {
+            state.index.replace(None, Some(&new), &HashMap::new());
+        }
+        state.series += new.series_count();
+        state.groups.insert(key.clone(), new);
+        state.generation += 1;
     }
 
     /// The labels of a group's own series: the key plus `instance=""` when absent, sorted.
@@ -654,16 +698,6 @@ fn merge_families(
 
 /// Go semantics: a refused push records its time as `push_failure_time_seconds`. Unlike the
 /// Go gateway we do not create a group just for that (a failed first push leaves no trace).
-fn record_failure_locked(state: &mut State, key: &GroupingKey, now: f64) {
-    if let Some(g) = state.groups.get(key) {
-        let updated = Arc::new(g.with_times(PushTimes {
-            failure: now,
-            ..g.times
-        }));
-        state.groups.insert(key.clone(), updated);
-        state.generation += 1;
-    }
-}
 
 /// Unix time in seconds, with sub-second precision.
 #[must_use]

@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::support::{sample_value, start, start_with};
+use crate::support::{sample_value, start, start_with, TestServer};
 
 fn unix_now() -> f64 {
     SystemTime::now()
@@ -276,28 +276,101 @@ async fn later_successful_put_keeps_the_failure_time() {
 }
 
 /// Deliberate difference: the Go gateway creates an empty group holding only the failure time.
-#[tokio::test]
-async fn refused_push_to_a_new_grouping_key_creates_nothing() {
-    let s = start().await;
-    s.put_ok("/metrics/job/other", "m 1\n").await;
-    let r = s
-        .refused_without_trace("PUT", "/metrics/job/new", "m 2\nm 3\n")
-        .await;
-    assert_eq!(r.status, 400, "{}", r.text());
+/// The labels and push times of the group at `job` in `/api/v1/metrics`.
+async fn api_group(s: &TestServer, job: &str) -> Option<serde_json::Value> {
+    let r = s.get("/api/v1/metrics").await.expect_status(200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+    v["data"]
+        .as_array()
+        .expect("data is a list")
+        .iter()
+        .find(|g| g["labels"]["job"] == job)
+        .cloned()
 }
 
 #[tokio::test]
-async fn sample_with_timestamp_is_refused_and_nothing_of_the_push_is_stored() {
+async fn refused_push_to_a_new_grouping_key_creates_an_empty_failed_group_as_go_does() {
+    let s = start().await;
+    s.put_ok("/metrics/job/other", "m 1\n").await;
+    let r = s.put("/metrics/job/new", "m 2\nm 3\n").await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let out = s.scrape().await;
+    assert_eq!(
+        sample_value(&out, "push_time_seconds{instance=\"\",job=\"new\"}"),
+        Some(0.0),
+        "{out}"
+    );
+    let failed = sample_value(&out, "push_failure_time_seconds{instance=\"\",job=\"new\"}");
+    assert!(failed.is_some_and(|t| t > 0.0), "{out}");
+    // Nothing of the refused push itself is stored.
+    assert_eq!(sample_value(&out, "m{instance=\"\",job=\"new\"}"), None);
+    let group = api_group(&s, "new")
+        .await
+        .expect("the group is in /api/v1/metrics");
+    assert_eq!(group["last_push_successful"], false, "{group}");
+    // The alert `push_failure_time_seconds > push_time_seconds` holds until a good push,
+    // which keeps the failure time.
+    s.put_ok("/metrics/job/new", "m 4\n").await;
+    let out = s.scrape().await;
+    assert_eq!(
+        sample_value(&out, "push_failure_time_seconds{instance=\"\",job=\"new\"}"),
+        failed
+    );
+    assert!(
+        sample_value(&out, "push_time_seconds{instance=\"\",job=\"new\"}")
+            .is_some_and(|t| t >= failed.expect("failed")),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn sample_with_timestamp_is_refused_and_marks_its_new_group_failed() {
     let s = start().await;
     let body = "# TYPE a gauge\na 1\nb 2 1700000000000\n";
-    let r = s
-        .refused_without_trace("PUT", "/metrics/job/ts", body)
-        .await;
+    let r = s.put("/metrics/job/ts", body).await;
     assert_eq!(r.status, 400);
     assert!(
         r.text().contains("pushed metrics must not have timestamps"),
         "{}",
         r.text()
+    );
+    let out = s.scrape_pushed().await;
+    assert!(out.is_empty(), "nothing of the push is stored: {out}");
+    let group = api_group(&s, "ts")
+        .await
+        .expect("the group is in /api/v1/metrics");
+    assert_eq!(group["last_push_successful"], false, "{group}");
+    assert_eq!(
+        group["push_time_seconds"]["metrics"][0]["value"], "0",
+        "{group}"
+    );
+}
+
+#[tokio::test]
+async fn unparsable_push_to_a_new_grouping_key_creates_nothing() {
+    let s = start().await;
+    s.put_ok("/metrics/job/other", "m 1\n").await;
+    let r = s
+        .refused_without_trace("PUT", "/metrics/job/new", "m{ 2\n")
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(api_group(&s, "new").await.is_none());
+}
+
+#[tokio::test]
+async fn refused_flink_push_marks_the_split_group_failed() {
+    let s = start().await;
+    // A TaskManager's first push clashes with the type another group gave the family.
+    s.put_ok("/metrics/job/other", "# TYPE flink_x gauge\nflink_x 1\n")
+        .await;
+    let path = "/metrics/job/flinkpgwf451c26a333bf1ebebb2cf061f1cfd74/k1/v1";
+    let r = s.put(path, "# TYPE flink_x counter\nflink_x 2\n").await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let out = s.scrape().await;
+    let series = "push_failure_time_seconds{flink_prometheus_push_gateway_reporter_id=\"f451c26a333bf1ebebb2cf061f1cfd74\",instance=\"\",job=\"flinkpgw\",k1=\"v1\"}";
+    assert!(
+        sample_value(&out, series).is_some_and(|t| t > 0.0),
+        "{series} in\n{out}"
     );
 }
 

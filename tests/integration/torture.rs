@@ -16,7 +16,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{fixture, parse_response, start_with, without_own, Resp, TestServer};
+use crate::support::{
+    assert_lines_equal, fixture, parse_response, pushed_only, sample_value, start_with,
+    without_own, Resp, TestServer,
+};
 
 /// `--push.max-body-bytes` of the torture server: small, so over-limit bodies stay cheap.
 const MAX_BODY: usize = 4 << 20;
@@ -645,9 +648,20 @@ fn bad_http() -> Vec<(String, Vec<u8>)> {
     cases
 }
 
+/// How a push refused by the store (after parsing) is answered.
+const STORE_REFUSAL: &str = "pushed metrics are invalid or inconsistent with existing metrics";
+
+/// Whether a bad text body is bad only for its timestamps (it parses, then the store refuses it).
+fn is_timestamped(body: &[u8]) -> bool {
+    body.ends_with(b" 1700000000000\n")
+}
+
 /// All the cases aimed at groups that do not exist (or at no group at all).
 fn cases_for_new_groups() -> Vec<Case> {
     let mut cases = Vec::new();
+    // Bodies that parse but are refused by the store (clashing, duplicate or timestamped
+    // series) mark their group as failed, as in Go: `run_cases` removes that empty group again,
+    // and `refused_pushes_to_a_new_group_get_400_and_leave_only_an_empty_failed_group` pins it.
     for (what, body) in bad_text_bodies().into_iter().chain(clashing_bodies()) {
         for method in ["PUT", "POST"] {
             cases.push(Case {
@@ -703,7 +717,12 @@ async fn run_cases(s: &TestServer, cases: Vec<Case>, view: fn(&str) -> String) -
     let mut failures = Vec::new();
     for case in cases {
         match send_raw(s, case.raw, cut_short(&case.what)).await {
-            Ok(r) if (400..500).contains(&r.status) => {}
+            Ok(r) if (400..500).contains(&r.status) => {
+                if r.text().starts_with(STORE_REFUSAL) {
+                    // Go's setPushFailedTimestamp created the (empty) target group.
+                    s.request("DELETE", NEW, &[], b"").await.expect_status(202);
+                }
+            }
             Ok(r) => {
                 let text: String = r.text().chars().take(200).collect();
                 failures.push(format!("{}: got {} {text:?}", case.what, r.status));
@@ -717,6 +736,42 @@ async fn run_cases(s: &TestServer, cases: Vec<Case>, view: fn(&str) -> String) -
         }
     }
     failures
+}
+
+#[tokio::test]
+async fn refused_pushes_to_a_new_group_get_400_and_leave_only_an_empty_failed_group() {
+    let s = start_torture_server().await;
+    let before = pushed_only(&s.scrape().await);
+    let timestamped = bad_text_bodies()
+        .into_iter()
+        .filter(|(_, b)| is_timestamped(b));
+    for (what, body) in clashing_bodies().into_iter().chain(timestamped) {
+        for method in ["PUT", "POST"] {
+            let r = send_raw(&s, request(method, NEW, &[], &body), cut_short(&what))
+                .await
+                .expect("answered");
+            assert_eq!(r.status, 400, "{method} {what}: {}", r.text());
+            assert!(
+                r.text().starts_with(STORE_REFUSAL),
+                "{method} {what}: {}",
+                r.text()
+            );
+            assert_lines_equal(&pushed_only(&s.scrape().await), &before);
+        }
+    }
+    // Go's setPushFailedTimestamp: the group exists, never pushed successfully.
+    let out = s.scrape().await;
+    let at = |name: &str| {
+        sample_value(
+            &out,
+            &format!("{name}{{instance=\"\",job=\"torture_new\"}}"),
+        )
+    };
+    assert_eq!(at("push_time_seconds"), Some(0.0), "{out}");
+    assert!(
+        at("push_failure_time_seconds").is_some_and(|t| t > 0.0),
+        "{out}"
+    );
 }
 
 #[tokio::test]
