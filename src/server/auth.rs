@@ -218,7 +218,7 @@ pub async fn guard(state: Arc<AppState>, peer: SocketAddr, req: Request<Incoming
                 Denied::Missing => "",
             };
             debug!(peer = %peer, user, method = %req.method(), path = req.uri().path(), reason = %denied, "basic auth failed");
-            unauthorized()
+            super::response::holding(unauthorized(), req.into_body(), &state.config)
         }
     };
     // Go sets them before the handler runs, so a handler's own value wins.

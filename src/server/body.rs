@@ -2,12 +2,25 @@
 //!
 //! Owns: [`Body`], a minimal `hyper::body::Body` with an exact size hint, so scrapes carry a
 //! `Content-Length` and hyper can write the cached `Bytes` runs without copying them into one
-//! buffer first.
+//! buffer first; and the unread request body of an early answer ([`Body::hold`]).
+//!
+//! Why hold it: an answer decided from the headers alone (401, 413, 415, 405) leaves the
+//! request body unread. Over HTTP/2, dropping a body that is still arriving resets its stream,
+//! and dropped *before* the answer goes out the reset is `CANCEL` and races the answer: curl
+//! and browsers report "Stream error in the HTTP/2 framing layer" instead of the status.
+//! Clients such as curl 7.88 even fail on a clean `NO_ERROR` reset (RFC 9113 section 8.1) while
+//! they are still uploading. So an early answer carries the request body, and once the answer
+//! is sent (this body dropped) the rest of the request is read and discarded in the
+//! background, at most `--push.max-body-bytes` within `--push.body-read-timeout`: the client
+//! finishes its upload and reads the answer, and an HTTP/1.1 connection stays usable. Past
+//! either bound the body is dropped: h2 resets the stream with `NO_ERROR` (the answer was
+//! sent), HTTP/1.1 closes the connection.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
@@ -17,6 +30,46 @@ use hyper::body::{Frame, SizeHint};
 pub struct Body {
     chunks: VecDeque<Bytes>,
     remaining: u64,
+    /// The request body left unread, drained once this body is dropped (see the module docs).
+    held: Option<Held>,
+}
+
+/// An unread request body and the bounds of draining it.
+#[derive(Debug)]
+struct Held {
+    body: hyper::body::Incoming,
+    max_bytes: usize,
+    within: Duration,
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        let Some(held) = self.held.take() else {
+            return;
+        };
+        // Dropped by hyper on the runtime once the answer is sent; elsewhere (a test building
+        // a response by hand) there is nothing to drain for.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(drain(held));
+        }
+    }
+}
+
+/// Reads and discards the rest of a request body within its bounds.
+async fn drain(mut held: Held) {
+    use http_body_util::BodyExt as _;
+    let mut left = held.max_bytes;
+    let _ = tokio::time::timeout(held.within, async {
+        while let Some(Ok(frame)) = held.body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                match left.checked_sub(data.len()) {
+                    Some(rest) => left = rest,
+                    None => break,
+                }
+            }
+        }
+    })
+    .await;
 }
 
 impl Body {
@@ -33,7 +86,23 @@ impl Body {
         Body {
             chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
             remaining,
+            held: None,
         }
+    }
+
+    /// Keeps the unread request body until this response body is dropped (after it was
+    /// sent), then drains at most `max_bytes` of it within `within`.
+    pub fn hold(
+        &mut self,
+        request_body: hyper::body::Incoming,
+        max_bytes: usize,
+        within: Duration,
+    ) {
+        self.held = Some(Held {
+            body: request_body,
+            max_bytes,
+            within,
+        });
     }
 }
 

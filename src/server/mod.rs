@@ -321,7 +321,14 @@ async fn serve_connection(
     let deadline = state.config.header_read_timeout;
     let svc = service_fn(move |req| {
         let st = state.clone();
-        async move { Ok::<_, Infallible>(auth::guard(st, peer, req).await) }
+        async move {
+            let mut resp = auth::guard(st, peer, req).await;
+            // As Go's handlers set it on everything they answer, errors included.
+            resp.headers_mut()
+                .entry(hyper::header::X_CONTENT_TYPE_OPTIONS)
+                .or_insert(hyper::header::HeaderValue::from_static("nosniff"));
+            Ok::<_, Infallible>(resp)
+        }
     });
     let served = match tls {
         None => {

@@ -17,10 +17,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
-use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, USER_AGENT};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Incoming};
+use hyper::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use hyper::http::request::Parts;
 use hyper::{Method, Request, StatusCode};
 use tracing::{debug, info};
 
@@ -121,7 +122,9 @@ pub async fn push(state: &Arc<AppState>, req: Request<Incoming>, path_rest: Stri
     let method = method_name(req.method());
     // Kept for the log line of a rejection (a cheap clone of shared bytes).
     let user_agent = req.headers().get(USER_AGENT).cloned();
-    let (resp, size) = match handle(state, req, &path_rest).await {
+    let (parts, body) = req.into_parts();
+    let mut body = Some(body);
+    let (mut resp, size) = match handle(state, &parts, &mut body, &path_rest).await {
         Ok((code, size)) => (status(code), size),
         Err((failure, size)) => {
             let code = status_for(&failure);
@@ -141,6 +144,14 @@ pub async fn push(state: &Arc<AppState>, req: Request<Incoming>, path_rest: Stri
             (answer, size)
         }
     };
+    if let Some(unread) = body {
+        // Answered from the headers alone (or cut short): see `super::body`.
+        resp.body_mut().hold(
+            unread,
+            state.config.max_body_bytes,
+            state.config.body_read_timeout,
+        );
+    }
     let handler = if method == "delete" { "delete" } else { "push" };
     state
         .metrics
@@ -182,15 +193,22 @@ fn log_rejection(
 
 type Handled = Result<(StatusCode, usize), (PushFailure, usize)>;
 
-async fn handle(state: &Arc<AppState>, req: Request<Incoming>, rest: &str) -> Handled {
+/// Handles one push; `body` is taken only when it is read, so an answer decided from the
+/// headers leaves it for the caller to hold.
+async fn handle(
+    state: &Arc<AppState>,
+    req: &Parts,
+    body: &mut Option<Incoming>,
+    rest: &str,
+) -> Handled {
     let user_agent = req
-        .headers()
+        .headers
         .get(hyper::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
     let key = crate::flink::grouping_key(rest, user_agent, &state.config.flink)
         .map_err(|e| (e.into(), 0))?;
     let reporter = crate::flink::is_reporter_group(&key, &state.config.flink);
-    if req.method() == Method::DELETE {
+    if req.method == Method::DELETE {
         let existed = if reporter {
             let until = crate::store::now_seconds() + state.config.expiry.delete_grace;
             state.store.delete_with_tombstone(&key, until)
@@ -212,14 +230,25 @@ async fn handle(state: &Arc<AppState>, req: Request<Incoming>, rest: &str) -> Ha
         };
         return Ok((code, 0));
     }
-    let replace = req.method() == Method::PUT;
-    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let replace = req.method == Method::PUT;
+    let header = |name| req.headers.get(name).and_then(|v| v.to_str().ok());
     let format = Format::from_content_type(header(CONTENT_TYPE)).map_err(|e| (e.into(), 0))?;
     let coding =
         ContentEncoding::from_header(header(CONTENT_ENCODING)).map_err(|e| (e.into(), 0))?;
     let inflate_limit = state.config.max_decompressed_bytes;
     let timeout = state.config.body_read_timeout;
-    let body = tokio::time::timeout(timeout, read_body(req, state.config.max_body_bytes))
+    let declared = header(CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    let limit = state.config.max_body_bytes;
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err((PushFailure::TooLarge(limit), 0));
+    }
+    let Some(incoming) = body.as_mut() else {
+        return Err((
+            PushFailure::Read("request body already taken".to_owned()),
+            0,
+        ));
+    };
+    let body = tokio::time::timeout(timeout, read_body(incoming, limit))
         .await
         .unwrap_or(Err(PushFailure::Timeout(timeout)))
         .map_err(|e| (e, 0))?;
@@ -299,23 +328,22 @@ pub fn ingest_as(
     }
 }
 
-async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, PushFailure> {
-    let declared = req
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(PushFailure::TooLarge(limit));
-    }
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(PushFailure::TooLarge(limit))
+/// Reads the whole body, at most `limit` bytes. On an error the rest stays unread in
+/// `incoming` (the caller holds it until the answer is sent).
+async fn read_body(incoming: &mut Incoming, limit: usize) -> Result<Bytes, PushFailure> {
+    let mut buf = BytesMut::new();
+    while let Some(frame) = incoming.frame().await {
+        let frame = frame.map_err(|e| PushFailure::Read(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(PushFailure::TooLarge(limit));
+            }
+            if buf.is_empty() && incoming.is_end_stream() {
+                // One frame is the whole body: keep it without a copy.
+                return Ok(data);
+            }
+            buf.extend_from_slice(&data);
         }
-        Err(e) => Err(PushFailure::Read(e.to_string())),
     }
+    Ok(buf.freeze())
 }

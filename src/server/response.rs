@@ -6,6 +6,7 @@
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 
+use crate::config::Config;
 use crate::server::body::Body;
 
 /// The response type of every handler.
@@ -42,6 +43,18 @@ pub fn method_not_allowed(allow: &'static str) -> Resp {
     r.headers_mut()
         .insert(ALLOW, HeaderValue::from_static(allow));
     r
+}
+
+/// `resp` with the request's unread body held until `resp` is sent, then drained within the
+/// push body limits (see [`Body::hold`]): for every answer given without reading the body.
+#[must_use]
+pub fn holding(mut resp: Resp, request_body: hyper::body::Incoming, config: &Config) -> Resp {
+    resp.body_mut().hold(
+        request_body,
+        config.max_body_bytes,
+        config.body_read_timeout,
+    );
+    resp
 }
 
 /// `200 OK` to an `OPTIONS` request, with the allowed methods.

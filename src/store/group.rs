@@ -131,8 +131,7 @@ impl StoredFamily {
     /// The uncompressed series of this family in `format`, rendered on first use and kept.
     pub fn lines(&self, format: Format) -> &RenderedLines {
         match format {
-            Format::Text => self.rendered(),
-            Format::OpenMetrics => self.rendered(),
+            Format::Text | Format::OpenMetrics => self.rendered(),
             Format::Protobuf => self.rendered_protobuf(),
         }
     }
@@ -147,8 +146,7 @@ impl StoredFamily {
     /// The uncompressed lines in `format` if some scrape already needed them.
     fn lines_if_rendered(&self, format: Format) -> Option<&RenderedLines> {
         match format {
-            Format::Text => self.rendered.get(),
-            Format::OpenMetrics => self.rendered.get(),
+            Format::Text | Format::OpenMetrics => self.rendered.get(),
             Format::Protobuf => self.rendered_protobuf.get(),
         }
     }

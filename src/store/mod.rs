@@ -696,9 +696,6 @@ fn merge_families(
     families
 }
 
-/// Go semantics: a refused push records its time as `push_failure_time_seconds`. Unlike the
-/// Go gateway we do not create a group just for that (a failed first push leaves no trace).
-
 /// Unix time in seconds, with sub-second precision.
 #[must_use]
 pub fn now_seconds() -> f64 {

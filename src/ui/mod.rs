@@ -135,18 +135,30 @@ pub fn group_path(key: &GroupingKey) -> String {
 pub async fn route(state: &Arc<AppState>, req: &Request<Incoming>, rel: &str) -> Option<Resp> {
     let asset = match rel {
         "/" => None,
+        // Go's UI serves its status page here; bookmarks and proxy health pages use it.
+        "/status" => Some(("status", "", "")),
         "/ui/ui.css" => Some(("ui.css", "text/css; charset=utf-8", CSS)),
         "/ui/ui.js" => Some(("ui.js", "text/javascript; charset=utf-8", JS)),
         _ => return rel.starts_with("/ui/").then(not_found),
     };
     Some(match *req.method() {
         Method::GET => match asset {
+            Some(("status", ..)) => page(state, Some(status_query(req.uri().query()))).await,
             Some((name, kind, embedded)) => serve_asset(state, name, kind, embedded).await,
             None => page(state, req.uri().query().map(str::to_owned)).await,
         },
         Method::OPTIONS => options("GET, OPTIONS"),
         _ => method_not_allowed("GET, OPTIONS"),
     })
+}
+
+/// The query of `GET <prefix>/status`: the status view unless the query names another.
+fn status_query(query: Option<&str>) -> String {
+    match query {
+        Some(q) if q.split('&').any(|p| p.starts_with("view=")) => q.to_owned(),
+        Some(q) if !q.is_empty() => format!("view=status&{q}"),
+        _ => "view=status".to_owned(),
+    }
 }
 
 /// An asset: `<--web.local-assets>/<name>` when that flag is set and the file is there (read
