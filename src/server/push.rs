@@ -27,7 +27,7 @@ use tracing::{debug, info};
 
 use super::admin::method_name;
 use super::encoding::{self, ContentEncoding, EncodingError};
-use super::response::{not_found, status, text, Resp};
+use super::response::{holding, not_found, status, text, Resp};
 use super::AppState;
 use crate::grouping::{GroupingKey, GroupingKeyError};
 use crate::parse::text::{self as text_parser, TextError};
@@ -146,11 +146,7 @@ pub async fn push(state: &Arc<AppState>, req: Request<Incoming>, path_rest: Stri
     };
     if let Some(unread) = body {
         // Answered from the headers alone (or cut short): see `super::body`.
-        resp.body_mut().hold(
-            unread,
-            state.config.max_body_bytes,
-            state.config.body_read_timeout,
-        );
+        resp = holding(resp, unread, &state.config);
     }
     let handler = if method == "delete" { "delete" } else { "push" };
     state

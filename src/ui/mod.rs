@@ -133,17 +133,18 @@ pub fn group_path(key: &GroupingKey) -> String {
 
 /// Routes `GET <prefix>/` and `GET <prefix>/ui/*`; `None` for any other path.
 pub async fn route(state: &Arc<AppState>, req: &Request<Incoming>, rel: &str) -> Option<Resp> {
+    // Go's UI serves its status page here; bookmarks and proxy health pages use it.
+    if rel == "/status" && *req.method() == Method::GET {
+        return Some(page(state, Some(status_query(req.uri().query()))).await);
+    }
     let asset = match rel {
-        "/" => None,
-        // Go's UI serves its status page here; bookmarks and proxy health pages use it.
-        "/status" => Some(("status", "", "")),
+        "/" | "/status" => None,
         "/ui/ui.css" => Some(("ui.css", "text/css; charset=utf-8", CSS)),
         "/ui/ui.js" => Some(("ui.js", "text/javascript; charset=utf-8", JS)),
         _ => return rel.starts_with("/ui/").then(not_found),
     };
     Some(match *req.method() {
         Method::GET => match asset {
-            Some(("status", ..)) => page(state, Some(status_query(req.uri().query()))).await,
             Some((name, kind, embedded)) => serve_asset(state, name, kind, embedded).await,
             None => page(state, req.uri().query().map(str::to_owned)).await,
         },

@@ -62,16 +62,7 @@ async fn openmetrics_names_counters_without_total_and_keeps_every_series_name() 
         u 6\n\
         # TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"2\"} 2\nh_sum 3\nh_count 2\n";
     s.put_ok("/metrics/job/om", body).await;
-    let r = s
-        .request(
-            "GET",
-            "/metrics",
-            &[("Accept", "application/openmetrics-text;version=1.0.0")],
-            b"",
-        )
-        .await
-        .expect_status(200);
-    let om = r.text();
+    let om = s.scrape_openmetrics().await;
     for want in [
         "# TYPE reqs counter\nreqs_total{c=\"1\",instance=\"\",job=\"om\"} 3\n",
         "# TYPE bare unknown\nbare{instance=\"\",job=\"om\"} 4\n",

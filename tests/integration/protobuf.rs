@@ -500,16 +500,7 @@ async fn protobuf_histograms_always_show_their_inf_bucket_and_count_in_text() {
     let (ok, verdict) = promtool_check_metrics(&text);
     assert!(ok, "promtool check metrics refused:\n{verdict}\n{text}");
     // OpenMetrics carries the very same sample lines.
-    let om = s
-        .request(
-            "GET",
-            "/metrics",
-            &[("Accept", "application/openmetrics-text;version=1.0.0")],
-            b"",
-        )
-        .await
-        .expect_status(200)
-        .text();
+    let om = s.scrape_openmetrics().await;
     assert!(om.contains(&format!(
         "{} 9\n",
         series("classic", "_bucket", Some("+Inf"))

@@ -128,6 +128,19 @@ impl TestServer {
         r.text()
     }
 
+    /// `GET /metrics` negotiated as OpenMetrics 1.0.0, as Prometheus asks by default.
+    pub async fn scrape_openmetrics(&self) -> String {
+        self.request(
+            "GET",
+            "/metrics",
+            &[("Accept", "application/openmetrics-text;version=1.0.0")],
+            b"",
+        )
+        .await
+        .expect_status(200)
+        .text()
+    }
+
     /// The scrape without the gateway's own families (`pushgateway_*`, `pushgate_*`,
     /// `process_*`) and without the push-time families: only what was pushed.
     pub async fn scrape_pushed(&self) -> String {
