@@ -197,6 +197,7 @@ async fn handle(state: &Arc<AppState>, req: Request<Incoming>, rest: &str) -> Ha
         } else {
             state.store.delete(&key)
         };
+        state.signals.forget(&key);
         debug!(group = %key, existed, "group deleted");
         return Ok((StatusCode::ACCEPTED, 0));
     }
@@ -288,12 +289,28 @@ pub fn ingest_as(
         }
         None => families,
     };
+    // The few families the signals read, copied before the store takes the push (O(push)).
+    let signals = state.config.signals.enabled.then(|| {
+        (
+            key.clone(),
+            crate::flink::signals::ingest::extract(&families),
+        )
+    });
     match state.store.apply(WriteRequest {
         key,
         families,
         replace,
     }) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            if let Some((key, extract)) = signals {
+                let labels = crate::flink::signals::cluster_labels(
+                    &key,
+                    &state.config.flink.reporter_id_label,
+                );
+                state.signals.record(&key, labels, extract, replace);
+            }
+            Ok(())
+        }
         Err(PushError::Limit(e)) => Err(PushFailure::Limit(e)),
         Err(e) => Err(PushFailure::Store(e)),
     }
