@@ -747,4 +747,17 @@ mod tests {
         let tpr = v.true_processing_rate.expect("a rate");
         assert!((tpr - 100.0 / 0.9).abs() < 1e-9);
     }
+
+    #[test]
+    fn restarts_count_only_the_last_ten_minutes() {
+        let mut h = JobHistory::default();
+        let jm = |r: f64| JobSample {
+            restarts: Some(r),
+            ..JobSample::default()
+        };
+        assert_eq!(h.job_manager(Some(&jm(2.0)), 0.0).0, Some(0.0));
+        assert_eq!(h.job_manager(Some(&jm(3.0)), 300.0).0, Some(1.0));
+        // At 700 s the sample at 0 s has left the window: 5 - 3.
+        assert_eq!(h.job_manager(Some(&jm(5.0)), 700.0).0, Some(2.0));
+    }
 }
