@@ -411,7 +411,7 @@ async fn real_1_20_3_and_2_3_0_pushes_give_the_same_signals() {
             "{version}: DataGen has no pendingRecords"
         );
         assert_eq!(f(&j["restarts_10m"]), 0.0, "{version}");
-        assert_eq!(j["checkpoint_age_seconds"].is_number(), true, "{version}");
+        assert!(j["checkpoint_age_seconds"].is_number(), "{version}");
         if has_timestamp {
             assert!(f(&j["checkpoint_age_seconds"]) > 0.0);
         }
@@ -434,11 +434,10 @@ async fn the_bottleneck_changes_only_after_consecutive_evaluations_agree() {
     let s = server(&[]).await;
     let (mut a, mut b) = (Tm::new(1, 0), Tm::new(2, 1));
     let mut step = |src: Share, win: Share| {
-        let bodies = [
+        [
             (a.path.clone(), a.body(src, win, 1000.0, None)),
             (b.path.clone(), b.body(src, win, 1000.0, None)),
-        ];
-        bodies
+        ]
     };
     let mut shown = Vec::new();
     let t0 = pushgate::store::now_seconds();
