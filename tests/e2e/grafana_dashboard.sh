@@ -41,12 +41,13 @@ flink_taskmanager_job_task_operator_KafkaSourceReader_KafkaConsumer_records_lag_
 TXT
 curl -sf -X PUT --data-binary @"$W/kafka.txt" "$PG/metrics/job/flinkpgw0123456789abcdef0123456789abcdef/k1/v1/k2/v2" >/dev/null
 # A Kafka-shaped TaskManager push with pendingRecords (fixtures/flink-signals, every placeholder
-# 1), so the source-lag signal series exist; then wait (bounded) for an evaluation to show them.
+# 1), so the source-lag signal series exist; then wait (bounded) for two evaluations (the lag
+# trend needs two) to show them.
 cat fixtures/flink-signals/tm-kafka.txt fixtures/flink-signals/tm-kafka-pending.txt |
   sed -E 's/\$\{[a-z_]+\}/1/g' >"$W/signals.txt"
 curl -sf -X PUT --data-binary @"$W/signals.txt" "$PG/metrics/job/flinkpgw00000000000000000000000000000001/k1/v1/k2/v2" >/dev/null
 for _ in $(seq 100); do
-  curl -sf "$PG/metrics" | grep -q '^pushgate_flink_source_lag_seconds{' && break
+  curl -sf "$PG/metrics" | grep -q '^pushgate_flink_source_lag_growth_rate{' && break
   sleep 0.1
 done
 curl -sf "$PG/metrics/aggregated" | names >>"$W/known"
