@@ -520,3 +520,26 @@ async fn a_bad_signal_flag_is_refused_at_start() {
         assert!(parsed.is_err(), "{flag} accepted");
     }
 }
+
+#[tokio::test]
+async fn the_flink_view_shows_each_jobs_health_in_words_and_colours() {
+    let s = server(&["--flink.signals.hysteresis=1"]).await;
+    let (mut a, _) = backpressured_job(&s, 2).await;
+    let body = a.body(BACKPRESSURED, BUSY, 1000.0, Some(3000.0));
+    s.put_ok(&a.path, &body).await;
+    let _ = evaluate(&s, 0.0).await;
+    let page = s.get("/?view=flink").await.expect_status(200).text();
+    assert!(
+        page.contains(&format!("<div class=\"health\" data-job-id=\"{JOB_ID}\">")),
+        "{page}"
+    );
+    assert!(page.contains("Bottleneck: <b class=\"bottleneck-name\">Window_TumblingEventTimeWindows____Sink:_Print_to_Std__Out</b>"));
+    assert!(page.contains("suggested parallelism <b>4</b> (now 2)"));
+    assert!(page.contains("lag <b>3,000</b> records"), "{page}");
+    // Busy 0.95, not back-pressured: nearly Flink's red; back-pressured 0.8: nearly grey.
+    assert!(page.contains("<div class=\"vertex bottleneck\" style=\"background-color:#e7686c;border-color:#e3282d\""), "{page}");
+    assert!(
+        page.contains("style=\"background-color:#818f9e;border-color:#071c31\""),
+        "{page}"
+    );
+}
