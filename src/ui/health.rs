@@ -6,7 +6,9 @@
 //! Does not own: the numbers (see [`crate::flink::signals`]; the panel shows the latest
 //! evaluation) or the rest of the Flink view (see `flink`).
 //!
-//! Data enters as the cluster's grouping labels and leaves as HTML appended to the page.
+//! Data enters as the cluster's grouping labels and leaves as HTML appended to the page. The
+//! colours travel as `data-fill`/`data-border` attributes that `ui.js` applies: the UI's
+//! Content-Security-Policy allows no inline `style`.
 
 use std::fmt::Write as _;
 
@@ -151,8 +153,7 @@ fn vertex(out: &mut String, v: &VertexEval) {
     let (fill, border) = colours(busy, v.backpressure_ratio);
     let _ = write!(
         out,
-        "<div class=\"vertex{}\" style=\"background-color:{fill};border-color:{border}\" \
-         data-busy=\"{busy:.3}\" data-backpressure=\"{:.3}\" data-level=\"{}\" title=\"",
+        "<div class=\"vertex{}\" data-fill=\"{fill}\" data-border=\"{border}\" data-busy=\"{busy:.3}\" data-backpressure=\"{:.3}\" data-level=\"{}\" title=\"",
         if v.bottleneck { " bottleneck" } else { "" },
         v.backpressure_ratio,
         v.backpressure_level.as_str(),

@@ -537,9 +537,14 @@ async fn the_flink_view_shows_each_jobs_health_in_words_and_colours() {
     assert!(page.contains("suggested parallelism <b>4</b> (now 2)"));
     assert!(page.contains("lag <b>3,000</b> records"), "{page}");
     // Busy 0.95, not back-pressured: nearly Flink's red; back-pressured 0.8: nearly grey.
-    assert!(page.contains("<div class=\"vertex bottleneck\" style=\"background-color:#e7686c;border-color:#e3282d\""), "{page}");
     assert!(
-        page.contains("style=\"background-color:#818f9e;border-color:#071c31\""),
+        page.contains(
+            "<div class=\"vertex bottleneck\" data-fill=\"#e7686c\" data-border=\"#e3282d\""
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-fill=\"#818f9e\" data-border=\"#071c31\""),
         "{page}"
     );
 }
