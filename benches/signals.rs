@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use pushgate::config::Config;
-use pushgate::flink::signals::{cluster_labels, ingest::extract, Signals, SignalsConfig};
+use pushgate::flink::signals::{ingest::extract, Signals, SignalsConfig};
 use pushgate::grouping::GroupingKey;
 use pushgate::server::push::ingest;
 use pushgate::server::AppState;
@@ -165,8 +165,8 @@ fn signal_memory(shape: &Shape) -> usize {
         let families = pushgate::parse::text::parse_with(&b, pushgate::parse::Names::Classic)
             .expect("generated body parses");
         let k = key(tm);
-        let labels = cluster_labels(&k, pushgate::flink::suffix::DEFAULT_REPORTER_ID_LABEL);
-        signals.record(&k, labels, extract(&families), true);
+        let reporter_label = pushgate::flink::suffix::DEFAULT_REPORTER_ID_LABEL;
+        signals.record(&k, reporter_label, extract(&families), true);
     }
     let grown = LIVE.load(Ordering::Relaxed).saturating_sub(before);
     assert_eq!(signals.tracked().0, shape.tms * shape.per_vertex * VERTICES);

@@ -303,11 +303,8 @@ pub fn ingest_as(
     }) {
         Ok(()) => {
             if let Some((key, extract)) = signals {
-                let labels = crate::flink::signals::cluster_labels(
-                    &key,
-                    &state.config.flink.reporter_id_label,
-                );
-                state.signals.record(&key, labels, extract, replace);
+                let reporter_label = &state.config.flink.reporter_id_label;
+                state.signals.record(&key, reporter_label, extract, replace);
             }
             Ok(())
         }

@@ -508,6 +508,22 @@ async fn signals_are_off_in_the_go_compatible_mode() {
 }
 
 #[tokio::test]
+async fn the_jobs_endpoint_answers_get_only() {
+    let s = server(&[]).await;
+    s.request("POST", "/api/v1/flink/jobs", &[], b"")
+        .await
+        .expect_status(405);
+    let r = s.get("/api/v1/flink/jobs").await.expect_status(200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let doc: Json = serde_json::from_slice(&r.body).expect("JSON");
+    assert_eq!(
+        doc["data"]["jobs"],
+        Json::Array(Vec::new()),
+        "nothing pushed yet"
+    );
+}
+
+#[tokio::test]
 async fn a_bad_signal_flag_is_refused_at_start() {
     for flag in [
         "--flink.signals.target-utilization=0",

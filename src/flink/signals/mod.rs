@@ -147,15 +147,10 @@ impl Signals {
             .expect("signals lock is never poisoned: nothing panics while holding it")
     }
 
-    /// Records what one successful push to `key` said. `cluster_labels` are the group's
-    /// grouping labels without the reporter id; `replace` is `true` for PUT.
-    pub fn record(
-        &self,
-        key: &GroupingKey,
-        cluster_labels: LabelSet,
-        push: Extract,
-        replace: bool,
-    ) {
+    /// Records what one successful push to `key` said. `reporter_label` is the label that
+    /// holds Flink's reporter id (left out of the cluster labels); `replace` is `true` for PUT.
+    /// A push with nothing the signals read, to a group they do not track, costs nothing more.
+    pub fn record(&self, key: &GroupingKey, reporter_label: &str, push: Extract, replace: bool) {
         if !self.cfg.enabled {
             return;
         }
@@ -163,6 +158,7 @@ impl Signals {
         if push.is_empty() && (!replace || !state.groups.contains_key(key)) {
             return;
         }
+        let cluster_labels = cluster_labels(key, reporter_label);
         let State {
             groups, subtasks, ..
         } = &mut *state;
