@@ -482,6 +482,27 @@ async fn restarts_in_the_last_ten_minutes_count_jobmanager_restarts() {
 }
 
 #[tokio::test]
+async fn checkpoint_age_comes_from_the_2x_completion_timestamp() {
+    let s = server(&[]).await;
+    let t0 = pushgate::store::now_seconds();
+    let v: BTreeMap<String, String> = [
+        ("job_id", JOB_ID.to_owned()),
+        ("job_name", "orders".to_owned()),
+        ("checkpoint_ms", format!("{:.1}", (t0 - 100.0) * 1000.0)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let body =
+        jm_body(0.0, 7.0) + &fill(&fixture("flink-signals/jm-2.3.0-checkpoint-time.txt"), &v);
+    s.put_ok(JM_PATH, &body).await;
+    let doc = evaluate_at(&s, t0 + 20.0).await;
+    // The timestamp wins over the id (whose change would date the checkpoint to now).
+    let age = f(&job(&doc, JOB_ID)["checkpoint_age_seconds"]);
+    assert!((age - 120.0).abs() < 0.01, "{age}");
+}
+
+#[tokio::test]
 async fn signals_are_off_in_the_go_compatible_mode() {
     let s = server(&[
         "--flink.job-suffix=keep",

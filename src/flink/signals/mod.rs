@@ -22,6 +22,7 @@
 pub mod eval;
 pub mod expose;
 pub mod ingest;
+pub mod scaling;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
