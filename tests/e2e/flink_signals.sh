@@ -168,3 +168,4 @@ else
   fail "Prometheus: FlinkBackpressureHigh does not fire for signals_slow: $(cat "$WORK/check.err")"
 fi
 check "Prometheus: no FlinkBackpressureHigh for signals_idle" alert "$IDLE" no-alert
+check "signals_idle: still no bottleneck and every vertex OK at the end" sig "$IDLE" calm
