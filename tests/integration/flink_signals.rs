@@ -243,6 +243,43 @@ async fn signal_series_carry_help_and_the_cluster_labels_on_both_endpoints() {
 }
 
 #[tokio::test]
+async fn one_subtask_carrying_the_load_is_flagged_as_hot() {
+    let s = server(&["--flink.signals.hysteresis=1"]).await;
+    let (mut a, mut b) = (Tm::new(1, 0), Tm::new(2, 1));
+    let body = a.body(BACKPRESSURED, IDLE, 1000.0, None);
+    s.put_ok(&a.path, &body).await;
+    let body = b.body(BACKPRESSURED, BUSY, 1000.0, None);
+    s.put_ok(&b.path, &body).await;
+    let doc = evaluate(&s, 0.0).await;
+    let j = job(&doc, JOB_ID);
+    assert_eq!(j["bottleneck"]["task_id"], WIN);
+    assert_eq!(j["bottleneck"]["hot_subtask"], 1);
+    assert_eq!(vertex(j, WIN)["hot_subtask"], 1);
+    close(f(&vertex(j, WIN)["busy_ratio_avg"]), 0.48);
+    let text = s.get("/metrics").await.text();
+    let skewed = format!("pushgate_flink_vertex_skewed{{job=\"flinkpgw\",job_id=\"{JOB_ID}\",job_name=\"orders\",k1=\"v1\",task_id=\"{WIN}\"");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&skewed))
+        .expect("a skew series");
+    assert!(line.ends_with(" 1"), "{line}");
+}
+
+#[tokio::test]
+async fn backpressure_without_a_busy_candidate_points_at_the_network() {
+    let s = server(&["--flink.signals.hysteresis=1"]).await;
+    let mut a = Tm::new(1, 0);
+    // Both vertices wait for output buffers: no vertex explains it.
+    let body = a.body(BACKPRESSURED, Share(0.1, 0.2, 0.7), 1000.0, None);
+    s.put_ok(&a.path, &body).await;
+    let doc = evaluate(&s, 0.0).await;
+    let j = job(&doc, JOB_ID);
+    assert_eq!(j["backpressure_level"], "HIGH");
+    assert_eq!(j["bottleneck"], Json::Null);
+    assert_eq!(j["network_bottleneck_suspected"], true);
+}
+
+#[tokio::test]
 async fn kafka_source_lag_in_records_seconds_and_trend() {
     let s = server(&[]).await;
     let (mut a, mut b) = (Tm::new(1, 0), Tm::new(2, 1));
