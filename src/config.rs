@@ -119,6 +119,29 @@ pub struct Args {
     /// name) into `_`; the rename presets split scopes on it.
     #[arg(long = "flink.scope-delimiter", default_value = ".")]
     pub flink_scope_delimiter: String,
+    /// Derived Flink health signals (bottleneck, back-pressure level, suggested parallelism,
+    /// source lag): `auto` is on unless --flink.job-suffix=keep, --flink.path-decoding=off and
+    /// --flink.rename=off are all given (the Go-compatible mode).
+    #[arg(long = "flink.signals", value_enum, default_value = "auto")]
+    pub flink_signals: crate::flink::signals::SignalsMode,
+    /// Time between two evaluations of the Flink signals.
+    #[arg(long = "flink.signals.interval", default_value = "10s")]
+    pub flink_signals_interval: String,
+    /// Target utilisation for the suggested parallelism (the autoscaler's utilization.target).
+    #[arg(long = "flink.signals.target-utilization", default_value_t = 0.7)]
+    pub flink_signals_target_utilization: f64,
+    /// Key groups (Flink's max parallelism) assumed when aligning suggested parallelism.
+    #[arg(long = "flink.signals.key-groups", default_value_t = 128)]
+    pub flink_signals_key_groups: u32,
+    /// Time in which a source backlog should be caught up (the autoscaler's catch-up.duration).
+    #[arg(long = "flink.signals.catch-up-duration", default_value = "30m")]
+    pub flink_signals_catch_up: String,
+    /// Expected restart time after rescaling (the autoscaler's restart.time).
+    #[arg(long = "flink.signals.restart-time", default_value = "5m")]
+    pub flink_signals_restart: String,
+    /// Consecutive evaluations a new bottleneck answer needs before it is shown.
+    #[arg(long = "flink.signals.hysteresis", default_value_t = 3)]
+    pub flink_signals_hysteresis: u32,
     /// YAML file with rename rules and rollup rules (see the README); empty for none.
     #[arg(long = "config.file", default_value = "")]
     pub config_file: String,
@@ -197,6 +220,8 @@ pub struct Config {
     pub renamer: Option<std::sync::Arc<crate::flink::rename::Renamer>>,
     /// Stale-group expiry.
     pub expiry: crate::flink::expiry::ExpiryConfig,
+    /// Derived Flink health signals.
+    pub signals: crate::flink::signals::SignalsConfig,
     /// Time allowed to receive a push body.
     pub body_read_timeout: std::time::Duration,
     /// Time allowed to send request headers (and idle time between kept-alive requests).
@@ -261,6 +286,9 @@ pub enum ConfigError {
     /// Occurs when `--flink.scope-delimiter` is not one character other than a letter or digit.
     #[error("invalid --flink.scope-delimiter {0:?}: must be one character, not a letter or digit")]
     ScopeDelimiter(String),
+    /// Occurs when `--flink.signals.target-utilization` is not in (0, 1].
+    #[error("invalid --flink.signals.target-utilization {0}: must be above 0 and at most 1")]
+    TargetUtilization(f64),
     /// Occurs when `--flink.missed-pushes` is below 1.
     #[error("invalid --flink.missed-pushes {0}: must be at least 1")]
     MissedPushes(f64),
@@ -351,8 +379,43 @@ impl Args {
             ),
         ]
         .into_iter()
+        .chain(self.signal_flags())
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
+    }
+
+    /// The `--flink.signals*` part of [`Args::flags`].
+    fn signal_flags(&self) -> [(&'static str, String); 7] {
+        [
+            (
+                "flink.signals",
+                format!("{:?}", self.flink_signals).to_lowercase(),
+            ),
+            (
+                "flink.signals.interval",
+                self.flink_signals_interval.clone(),
+            ),
+            (
+                "flink.signals.target-utilization",
+                self.flink_signals_target_utilization.to_string(),
+            ),
+            (
+                "flink.signals.key-groups",
+                self.flink_signals_key_groups.to_string(),
+            ),
+            (
+                "flink.signals.catch-up-duration",
+                self.flink_signals_catch_up.clone(),
+            ),
+            (
+                "flink.signals.restart-time",
+                self.flink_signals_restart.clone(),
+            ),
+            (
+                "flink.signals.hysteresis",
+                self.flink_signals_hysteresis.to_string(),
+            ),
+        ]
     }
 
     /// The Flink path/suffix settings and the expiry policy.
@@ -386,6 +449,45 @@ impl Args {
             delete_grace: delete_grace.as_secs_f64(),
         };
         Ok((flink, expiry))
+    }
+
+    /// The Flink signal settings; `auto` resolves to off only in the Go-compatible mode (all
+    /// three of `--flink.job-suffix=keep --flink.path-decoding=off --flink.rename=off`), the
+    /// one setting in which a user asked for the Go gateway's behaviour in every respect.
+    fn signals(
+        &self,
+        duration: impl Fn(&'static str, &str) -> Result<std::time::Duration, ConfigError>,
+    ) -> Result<crate::flink::signals::SignalsConfig, ConfigError> {
+        use crate::flink::signals::SignalsMode;
+        let go_compatible = self.flink_job_suffix == crate::flink::SuffixMode::Keep
+            && self.flink_path_decoding == crate::flink::PathDecoding::Off
+            && self.flink_rename == crate::flink::rename::RenameMode::Off;
+        let u = self.flink_signals_target_utilization;
+        if !(u > 0.0 && u <= 1.0) {
+            return Err(ConfigError::TargetUtilization(u));
+        }
+        if self.flink_signals_key_groups == 0 {
+            return Err(ConfigError::ZeroLimit("flink.signals.key-groups"));
+        }
+        Ok(crate::flink::signals::SignalsConfig {
+            enabled: match self.flink_signals {
+                SignalsMode::On => true,
+                SignalsMode::Off => false,
+                SignalsMode::Auto => !go_compatible,
+            },
+            interval: duration("flink.signals.interval", &self.flink_signals_interval)?,
+            target_utilization: u,
+            key_groups: self.flink_signals_key_groups,
+            catch_up_seconds: duration(
+                "flink.signals.catch-up-duration",
+                &self.flink_signals_catch_up,
+            )?
+            .as_secs_f64(),
+            restart_seconds: duration("flink.signals.restart-time", &self.flink_signals_restart)?
+                .as_secs_f64(),
+            hysteresis: self.flink_signals_hysteresis.max(1),
+            ..crate::flink::signals::SignalsConfig::default()
+        })
     }
 
     /// Validates the flags.
@@ -425,6 +527,7 @@ impl Args {
         };
         let body_read_timeout = duration("push.body-read-timeout", &self.body_read_timeout)?;
         let (flink, expiry) = self.flink_and_expiry(duration)?;
+        let signals = self.signals(duration)?;
         let flags = self.flags();
         let delimiter = crate::flink::rename::parse_delimiter(&self.flink_scope_delimiter)
             .ok_or_else(|| ConfigError::ScopeDelimiter(self.flink_scope_delimiter.clone()))?;
@@ -461,6 +564,7 @@ impl Args {
             },
             flink,
             expiry,
+            signals,
             aggregator,
             renamer,
             body_read_timeout,

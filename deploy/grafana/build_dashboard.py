@@ -41,6 +41,47 @@ PANELS = [
          "flink_prometheus_push_gateway_reporter_id each.",
          [('count by (job) (push_time_seconds{job=~"$job"})', "{{job}}")]),
     ]),
+    ("Health signals (pushgate)", [
+        ("timeseries", "Back-pressure level by vertex", 8, "short",
+         "pushgate_flink_vertex_backpressure_level: Flink's level of the worst subtask's "
+         "back-pressured share of time (0 OK <= 10 %, 1 LOW <= 50 %, 2 HIGH above).",
+         [(f"max by (job_name, task_name) (pushgate_flink_vertex_backpressure_level{{{T}}})",
+           "{{job_name}} / {{task_name}}")]),
+        ("timeseries", "Busy ratio by vertex (worst subtask)", 8, "percentunit",
+         "pushgate_flink_vertex_busy_ratio: busy share of time from Flink's accumulateBusyTimeMs "
+         "counters between pushes (free of the start-up busy=1000 artefact).",
+         [(f"max by (job_name, task_name) (pushgate_flink_vertex_busy_ratio{{{T}}})",
+           "{{job_name}} / {{task_name}}")]),
+        ("stat", "Bottleneck (1 = this vertex)", 8, "short",
+         "pushgate_flink_vertex_bottleneck: while a job is back-pressured, the busiest vertex that "
+         "is not back-pressured itself (stable across evaluations).",
+         [(f"max by (job_name, task_name) (pushgate_flink_vertex_bottleneck{{{T}}})",
+           "{{job_name}} / {{task_name}}")]),
+        ("timeseries", "Suggested vs current parallelism", 12, "short",
+         "pushgate_flink_vertex_suggested_parallelism: the Flink autoscaler's formula (target "
+         "utilisation 0.7, key-group alignment) beside the subtasks pushing now.",
+         [(f"max by (job_name, task_name) (pushgate_flink_vertex_suggested_parallelism{{{T}}})",
+           "suggested {{task_name}}"),
+          (f"max by (job_name, task_name) (pushgate_flink_vertex_parallelism{{{T}}})",
+           "current {{task_name}}")]),
+        ("timeseries", "Source lag (seconds)", 12, "s",
+         "pushgate_flink_source_lag_seconds: sum of pendingRecords over the source's subtasks / "
+         "the records it reads per second. No line = the source does not report pendingRecords.",
+         [(f"max by (job_name, task_name) (pushgate_flink_source_lag_seconds{{{T}}})",
+           "{{job_name}} / {{task_name}}")]),
+        ("timeseries", "Task slot utilisation", 8, "percentunit",
+         "pushgate_flink_cluster_slot_utilization: used / total task slots; below 20 % the "
+         "cluster is under-used.",
+         [('max by (job) (pushgate_flink_cluster_slot_utilization{job=~"$job"})', "{{job}}")]),
+        ("timeseries", "Checkpoint age", 8, "s",
+         "pushgate_flink_job_checkpoint_age_seconds: time since the last completed checkpoint.",
+         [(f"max by (job_name) (pushgate_flink_job_checkpoint_age_seconds{{{F}}})", "{{job_name}}")]),
+        ("timeseries", "TaskManager heap and GC", 8, "percentunit",
+         "pushgate_flink_taskmanager_heap_ratio (heap used / max) and "
+         "pushgate_flink_taskmanager_gc_ratio (share of time in GC) per TaskManager.",
+         [('max by (tm_id) (pushgate_flink_taskmanager_heap_ratio{job=~"$job"})', "heap {{tm_id}}"),
+          ('max by (tm_id) (pushgate_flink_taskmanager_gc_ratio{job=~"$job"})', "GC {{tm_id}}")]),
+    ]),
     ("Throughput", [
         ("timeseries", "Records in per second, by operator", 12, "cps",
          "pushgate rollup flink_job_operator_records_in_per_second: Flink's numRecordsInPerSecond "

@@ -5,7 +5,8 @@
 //! `+`) and the split of Flink's random job-name suffix into a label ([`suffix`]); the
 //! expiry of groups whose reporter is gone ([`expiry`]); and renaming metric names that are
 //! not classic Prometheus names, with rules that turn Flink scope formats into labels
-//! ([`rename`], applied between parsing and the store).
+//! ([`rename`], applied between parsing and the store); derived health signals per job and
+//! vertex ([`signals`], fed from each push as it is applied).
 //! Does not own: the generic grouping-key syntax (`grouping`) or storage (`store`).
 //!
 //! Data enters as the raw push path and `User-Agent` of a request and leaves as a
@@ -15,6 +16,7 @@
 
 pub mod expiry;
 pub mod rename;
+pub mod signals;
 pub mod suffix;
 
 use crate::grouping::{GroupingKey, GroupingKeyError};

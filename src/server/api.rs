@@ -106,6 +106,13 @@ impl GroupsQuery {
     }
 }
 
+/// Serves `GET /api/v1/flink/jobs`: the latest evaluation of the Flink health signals
+/// (`{"status":"success","data":{"jobs":[...],"clusters":[...],"taskmanagers":[...]}}`).
+#[must_use]
+pub fn flink_jobs(state: &AppState) -> Resp {
+    json(crate::flink::signals::expose::json(&state.signals.latest()))
+}
+
 /// A JSON number with millisecond precision (finite input).
 fn json_number(v: f64) -> String {
     if v.is_finite() {

@@ -55,6 +55,8 @@ pub struct AppState {
     pub cache: ScrapeCache,
     /// The gateway's own metrics.
     pub metrics: SelfMetrics,
+    /// Derived Flink health signals (state fed by pushes, latest evaluation).
+    pub signals: crate::flink::signals::Signals,
     /// Rollup rules and their per-generation cache.
     pub aggregator: Arc<crate::aggregate::Aggregator>,
     /// Low-priority threads for scrape rendering.
@@ -74,7 +76,9 @@ impl AppState {
     pub fn new(config: Config) -> AppState {
         let store = Store::with_limits(BUILTIN_FAMILIES, config.consistency_check, config.limits);
         let aggregator = config.aggregator.clone();
+        let signals = crate::flink::signals::Signals::new(config.signals.clone());
         AppState {
+            signals,
             config,
             store,
             cache: ScrapeCache::default(),
@@ -233,6 +237,9 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let stop = state.stop.clone();
     let task = tokio::spawn(accept_loop(listener, state.clone(), stop.subscribe()));
     tokio::spawn(crate::flink::expiry::run(state.clone(), stop.subscribe()));
+    if state.config.signals.enabled {
+        tokio::spawn(crate::flink::signals::run(state.clone(), stop.subscribe()));
+    }
     let web = state.config.web_config.as_deref();
     for note in web.iter().flat_map(|w| &w.warnings) {
         warn!(file = %web.map(|w| w.path.display().to_string()).unwrap_or_default(), "web config: {note}");

@@ -211,6 +211,7 @@ async fn handle(
         } else {
             state.store.delete(&key)
         };
+        state.signals.forget(&key);
         debug!(group = %key, existed, "group deleted");
         return Ok((StatusCode::ACCEPTED, 0));
     }
@@ -313,12 +314,25 @@ pub fn ingest_as(
         }
         None => families,
     };
+    // The few families the signals read, copied before the store takes the push (O(push)).
+    let signals = state.config.signals.enabled.then(|| {
+        (
+            key.clone(),
+            crate::flink::signals::ingest::extract(&families),
+        )
+    });
     match state.store.apply(WriteRequest {
         key,
         families,
         replace,
     }) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            if let Some((key, extract)) = signals {
+                let reporter_label = &state.config.flink.reporter_id_label;
+                state.signals.record(&key, reporter_label, extract, replace);
+            }
+            Ok(())
+        }
         Err(PushError::Limit(e)) => Err(PushFailure::Limit(e)),
         Err(e) => Err(PushFailure::Store(e)),
     }

@@ -8,6 +8,8 @@
 //! - `GET /-/healthy`, `GET /-/ready`: 200 `OK` (see [`super::admin`]).
 //! - `GET /api/v1/status`, `GET /api/v1/metrics`: the JSON API (see [`super::api`]);
 //!   `GET /api/v1/groups`: per-group age, learned interval and expiry (a pushgate extension);
+//!   `GET /api/v1/flink/jobs`: the latest Flink health signals per job and vertex (see
+//!   [`crate::flink::signals`]);
 //!   `OPTIONS /api/v1/<anything>`: 200 with the CORS headers.
 //! - `PUT /api/v1/admin/wipe`: delete every group, 202; only with `--web.enable-admin-api`
 //!   (404 without, as in Go).
@@ -110,6 +112,7 @@ fn is_get_endpoint(state: &AppState, rel: &str) -> bool {
                 | "/api/v1/status"
                 | "/api/v1/metrics"
                 | "/api/v1/groups"
+                | "/api/v1/flink/jobs"
         )
 }
 
@@ -221,7 +224,8 @@ async fn api_route(state: &Arc<AppState>, req: &Request<Incoming>, path: &str) -
         "status" if req.method() == Method::GET => api::status(state),
         "metrics" if req.method() == Method::GET => api::metrics(state).await,
         "groups" if req.method() == Method::GET => api::groups(state, req.uri().query()),
-        "status" | "metrics" | "groups" => method_not_allowed(GET_ALLOW),
+        "flink/jobs" if req.method() == Method::GET => api::flink_jobs(state),
+        "status" | "metrics" | "groups" | "flink/jobs" => method_not_allowed(GET_ALLOW),
         "admin/wipe" if state.config.enable_admin_api => admin::wipe(state, req),
         _ => not_found(),
     }

@@ -37,7 +37,20 @@ pub async fn aggregated(state: &Arc<AppState>) -> Resp {
     let st = state.clone();
     match state
         .render
-        .run(move || st.aggregator.render(&st.store.snapshot()))
+        .run(move || {
+            let rollups = st.aggregator.render(&st.store.snapshot());
+            let signals = crate::flink::signals::expose::families(&st.signals.latest());
+            if signals.is_empty() {
+                return rollups;
+            }
+            let empty = crate::store::Snapshot {
+                generation: 0,
+                groups: Vec::new(),
+            };
+            let mut body = rollups.to_vec();
+            body.extend(crate::render::assemble(&[], &empty, &signals).concat());
+            bytes::Bytes::from(body)
+        })
         .await
     {
         Ok(bytes) => {
@@ -70,6 +83,9 @@ pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
         if st.aggregator.append_to_metrics {
             own.extend(st.aggregator.evaluate(&snapshot));
         }
+        own.extend(crate::flink::signals::expose::families(
+            &st.signals.latest(),
+        ));
         shared.body(&snapshot, &own, format, gzipped)
     };
     let rendered = state.render.run(work).await;

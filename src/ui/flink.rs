@@ -5,7 +5,8 @@
 //! TaskManager `flink_taskmanager_*`; a group with the reporter id but neither is a plain
 //! reporter), grouping them into clusters (the grouping key without the reporter id, so a
 //! cluster's processes and their restarts line up), and `?view=flink` (`page` of clusters).
-//! Does not own: the rollup rules. Per job, the view evaluates the built-in Flink rollups of
+//! Does not own: the rollup rules, or the health signals (each job's health panel is
+//! `health`'s). Per job, the view evaluates the built-in Flink rollups of
 //! [`crate::aggregate`] over the cluster's own groups only (so two clusters reporting the same
 //! job name do not mix); per process it reads a few well-known families directly.
 //!
@@ -181,6 +182,7 @@ fn cluster(out: &mut String, ctx: &Ctx<'_>, key: &[(Str, Str)], procs: &[(Role, 
     esc(out, &filter);
     out.push_str("\">show these groups</a></p>");
     processes(out, ctx, procs);
+    super::health::panels(out, ctx, key);
     jobs(out, procs);
     out.push_str("</section>\n");
 }

@@ -25,6 +25,7 @@ pub mod select;
 
 mod flink;
 mod groups;
+mod health;
 mod status;
 
 use std::fmt::Write as _;

@@ -22,7 +22,8 @@ cd "$(dirname "$0")/../.."
 DASH=deploy/grafana/pushgate-flink.json
 W=$E2E_WORK
 need_prometheus
-start_pushgate
+# Signals every second, so their series are there when the names are collected.
+start_pushgate --flink.signals.interval=1s
 
 passed=0 failed=0
 pass() { passed=$((passed + 1)); echo "PASS $*"; }
@@ -39,6 +40,16 @@ cat >"$W/kafka.txt" <<'TXT'
 flink_taskmanager_job_task_operator_KafkaSourceReader_KafkaConsumer_records_lag_max{host="localhost",job_name="kafka_job",task_name="Source:_Kafka",operator_name="Source:_Kafka",subtask_index="0",} 42.0
 TXT
 curl -sf -X PUT --data-binary @"$W/kafka.txt" "$PG/metrics/job/flinkpgw0123456789abcdef0123456789abcdef/k1/v1/k2/v2" >/dev/null
+# A Kafka-shaped TaskManager push with pendingRecords (fixtures/flink-signals, every placeholder
+# 1), so the source-lag signal series exist; then wait (bounded) for two evaluations (the lag
+# trend needs two) to show them.
+cat fixtures/flink-signals/tm-kafka.txt fixtures/flink-signals/tm-kafka-pending.txt |
+  sed -E 's/\$\{[a-z_]+\}/1/g' >"$W/signals.txt"
+curl -sf -X PUT --data-binary @"$W/signals.txt" "$PG/metrics/job/flinkpgw00000000000000000000000000000001/k1/v1/k2/v2" >/dev/null
+for _ in $(seq 100); do
+  curl -sf "$PG/metrics" | grep -q '^pushgate_flink_source_lag_growth_rate{' && break
+  sleep 0.1
+done
 curl -sf "$PG/metrics/aggregated" | names >>"$W/known"
 python3 - src/telemetry.rs >>"$W/known" <<'PY'
 import re, sys
@@ -62,6 +73,25 @@ if grep -qx flink_job_kafka_records_lag_max "$W/known" && grep -qx pushgate_grou
   pass "the known names include the Kafka-lag rollup and pushgate's expiry counter"
 else
   fail "the known names lack flink_job_kafka_records_lag_max or pushgate_groups_expired_total"
+fi
+
+# --- the Flink alert rules (deploy/prometheus/flink-alerts.yml): valid, unit-tested, over served names
+if promtool check rules deploy/prometheus/flink-alerts.yml; then
+  pass "promtool check rules accepts deploy/prometheus/flink-alerts.yml"
+else
+  fail "promtool check rules refused deploy/prometheus/flink-alerts.yml"
+fi
+if (cd deploy/prometheus && promtool test rules flink-alerts.test.yml); then
+  pass "promtool test rules: deploy/prometheus/flink-alerts.test.yml"
+else
+  fail "promtool test rules: deploy/prometheus/flink-alerts.test.yml"
+fi
+unknown=$(grep -oE '\b(pushgate_flink_[a-z0-9_]+|push_(failure_)?time_seconds)\b' deploy/prometheus/flink-alerts.yml |
+  sort -u | grep -vxF -f "$W/known" || true)
+if [ -z "$unknown" ]; then
+  pass "every metric name in flink-alerts.yml is one pushgate serves"
+else
+  fail "flink-alerts.yml names metrics pushgate does not serve: $unknown"
 fi
 
 # --- the dashboard is the generator's output

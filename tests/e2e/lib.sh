@@ -102,7 +102,8 @@ start_prometheus() {
 # write_prometheus_config DIR [aggregated]: writes DIR/prometheus.yml, in which Prometheus scrapes
 # the pushgate of start_pushgate every second with honor_labels (as the Pushgateway needs) as job
 # "pushgate" (/metrics) and, with "aggregated", also as job "pushgate-aggregated"
-# (/metrics/aggregated, the Flink rollups).
+# (/metrics/aggregated, the Flink rollups and signals; the /metrics job then drops the
+# pushgate_flink_* signal series, which both endpoints serve).
 write_prometheus_config() {
   local dir=$1
   mkdir -p "$dir"
@@ -117,7 +118,13 @@ scrape_configs:
       - targets: ['127.0.0.1:$PG_PORT']
 YML
   [ "${2:-}" = aggregated ] || return 0
+  # The Flink signal series are on both endpoints: take them from one job only, or Prometheus
+  # would ingest every one of them twice (deploy/compose/prometheus.yml does the same).
   cat >>"$dir/prometheus.yml" <<YML
+    metric_relabel_configs:
+      - source_labels: [__name__]
+        regex: 'pushgate_flink_.*'
+        action: drop
   - job_name: pushgate-aggregated
     honor_labels: true
     metrics_path: /metrics/aggregated

@@ -12,7 +12,8 @@
 # and /usr/bin/chromium, so it downloads no browser or driver of its own.
 # Environment: PUSHGATE_BIN uses this pushgate binary instead of `cargo build --release`.
 # Screenshots: target/ui-screenshot.png (the groups page just after a delete), and
-# target/ui-screenshot-{metrics,flink,status}.png.
+# target/ui-screenshot-{metrics,flink,status,health}.png (health: the Flink health panel of a
+# back-pressured Kafka-shaped job from fixtures/flink-signals).
 # Prints `ui-e2e: N passed, M failed` last. Run by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

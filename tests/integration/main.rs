@@ -10,6 +10,7 @@ mod consistency;
 mod docs;
 mod flink;
 mod flink_replay;
+mod flink_signals;
 mod limits;
 mod logging;
 mod negotiation;

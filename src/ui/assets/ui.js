@@ -1,4 +1,5 @@
-// pushgate web UI: relative ages, inline group metrics, and the delete button.
+// pushgate web UI: relative ages, inline group metrics, the delete button, and the colours of
+// the Flink health panel.
 // No framework and no build step; every URL is relative to the page (<prefix>/), so the UI
 // works under --web.route-prefix and behind a proxy.
 (function () {
@@ -132,6 +133,13 @@
         flash('Deleting ' + key + ' failed: ' + e.message, true);
       });
   }
+
+  // Flink health panel: vertex colours as Flink's web UI draws them (computed by the server;
+  // applied here because the Content-Security-Policy allows no inline style attributes).
+  document.querySelectorAll('.vertex[data-fill]').forEach(function (el) {
+    el.style.backgroundColor = el.dataset.fill;
+    el.style.borderColor = el.dataset.border;
+  });
 
   document.addEventListener('click', function (ev) {
     var del = ev.target.closest('button.del');

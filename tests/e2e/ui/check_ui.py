@@ -73,7 +73,8 @@ class Gate:
         self.base = f"http://127.0.0.1:{port}{PREFIX}"
         self.proc = subprocess.Popen(
             [binary, f"--web.listen-address=127.0.0.1:{port}",
-             f"--web.route-prefix={PREFIX}", "--log.level=warn"],
+             f"--web.route-prefix={PREFIX}", "--log.level=warn",
+             "--flink.signals.interval=1s", "--flink.signals.hysteresis=1"],
         )
         for _ in range(100):
             try:
@@ -246,6 +247,67 @@ def browser_checks(driver, gate, shots):
     driver.save_screenshot(shots["status"])
 
 
+SIGNALS_JOB_ID = "5e0a1b2c3d4e5f60718293a4b5c6d7e8"
+SIGNALS_TM = "/metrics/job/orders0000000000000000000000000000abcd/team/streaming"
+
+
+def signals_body():
+    """A TaskManager push from fixtures/flink-signals: the Kafka source back-pressured 80 % of
+    the time, the keyed window busy 95 %, 3000 records pending."""
+    values = {
+        "tm": "localhost:40001_ui", "sub": "0", "job_id": SIGNALS_JOB_ID, "job_name": "orders",
+        "attempt_id": "77aa", "heap_used": "2.68435456E8", "src_attempt": "0", "win_attempt": "0",
+        "src_acc_busy": "500.0", "src_acc_idle": "1500.0", "src_acc_bp": "8000.0",
+        "src_busy": "50.0", "src_idle": "150.0", "src_bp": "800.0",
+        "win_acc_busy": "9500.0", "win_acc_idle": "500.0", "win_acc_bp": "0.0",
+        "win_busy": "950.0", "win_idle": "50.0", "win_bp": "0.0",
+        "src_in": "0.0", "src_out": "500.0", "src_op_in": "0.0", "src_op_out": "500.0",
+        "win_in": "500.0", "win_out": "0.0", "src_pending": "3000.0",
+    }
+    text = (fixture("flink-signals/tm-kafka.txt") + fixture("flink-signals/tm-kafka-pending.txt")).decode()
+    for k, v in values.items():
+        text = text.replace("${" + k + "}", v)
+    assert "${" not in text, text
+    return text.encode()
+
+
+def rgb(driver, el, prop):
+    value = driver.execute_script(f"return getComputedStyle(arguments[0]).{prop}", el)
+    return tuple(int(x) for x in value[value.index("(") + 1:value.index(")")].split(",")[:3])
+
+
+def health_checks(driver, gate, shots):
+    """The Flink view's health panel: bottleneck and lag in words, Flink's vertex colours."""
+    gate.put(SIGNALS_TM, signals_body())
+    sel = f'.health[data-job-id="{SIGNALS_JOB_ID}"]'
+
+    def shown(d):
+        d.get(gate.base + "/?view=flink")
+        return d.find_elements(By.CSS_SELECTOR, sel + " .bottleneck-name")
+    if not wait(driver, shown, "health panel with a bottleneck appears", timeout=20):
+        return
+    panel = driver.find_element(By.CSS_SELECTOR, sel)
+    text = panel.text
+    for want in ("Health of orders", "HIGH",
+                 "Bottleneck: Window_TumblingEventTimeWindows____Sink:_Print_to_Std__Out",
+                 "suggested parallelism 2 (now 1)", "lag 3,000 records", "6s behind"):
+        check(f"health panel says {want!r}", want in text, text)
+    hot = panel.find_element(By.CSS_SELECTOR, ".vertex.bottleneck")
+    fill, border = rgb(driver, hot, "backgroundColor"), rgb(driver, hot, "borderTopColor")
+    check("the busy bottleneck is drawn in Flink's red (busy 95 %)",
+          fill[0] > 200 and fill[2] < 130 and border[0] > 200, f"{fill} {border}")
+    source = [v for v in panel.find_elements(By.CSS_SELECTOR, ".vertex")
+              if "Source" in v.text][0]
+    fill, border = rgb(driver, source, "backgroundColor"), rgb(driver, source, "borderTopColor")
+    check("the back-pressured source is drawn grey with a dark border (80 %)",
+          max(fill) - min(fill) < 40 and max(border) < 60, f"{fill} {border}")
+    check("suggested beside current parallelism in each vertex",
+          all("parallelism" in v.text and "suggested" in v.text
+              for v in panel.find_elements(By.CSS_SELECTOR, ".vertex")))
+    driver.execute_script("arguments[0].scrollIntoView()", panel)
+    panel.screenshot(shots["health"])
+
+
 def large_store_checks(driver, gate):
     series_per_group, groups = 5000, 100
     for g in range(groups):
@@ -285,7 +347,8 @@ def main():
     args = ap.parse_args()
     stem = args.screenshot[:-4] if args.screenshot.endswith(".png") else args.screenshot
     shots = {"main": args.screenshot, "metrics": stem + "-metrics.png",
-             "flink": stem + "-flink.png", "status": stem + "-status.png"}
+             "flink": stem + "-flink.png", "status": stem + "-status.png",
+             "health": stem + "-health.png"}
     gate = Gate(args.bin, free_port())
     driver = None
     try:
@@ -296,6 +359,7 @@ def main():
         gate.put(f"/metrics/job/xss/who@base64/{b64(XSS)}", b"m 1\n")
         driver = browser()
         browser_checks(driver, gate, shots)
+        health_checks(driver, gate, shots)
         large_store_checks(driver, gate)
     finally:
         if driver is not None:
