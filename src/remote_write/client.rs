@@ -282,11 +282,12 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
 fn parse_http_date(date: &str) -> Option<u64> {
     let mut parts = date.split_whitespace().skip(1);
     let day: u64 = parts.next()?.parse().ok()?;
+    let month_name = parts.next()?;
     let month = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ]
     .iter()
-    .position(|m| Some(*m) == parts.next())?;
+    .position(|m| *m == month_name)?;
     let year: i64 = parts.next()?.parse().ok()?;
     let mut hms = parts.next()?.split(':').map(|x| x.parse::<u64>().ok());
     let (hour, min, sec) = (hms.next()??, hms.next()??, hms.next()??);

@@ -371,3 +371,29 @@ fn scalar(labels: Vec<(Str, Str)>, v: f64) -> Series {
         value: Value::Scalar(v),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_remote_write_family_is_a_builtin_with_the_same_type() {
+        for f in FAMILIES {
+            assert!(
+                crate::telemetry::BUILTIN_FAMILIES.contains(f),
+                "{f:?} missing from telemetry::BUILTIN_FAMILIES"
+            );
+        }
+        let lanes = [Arc::new(LaneMetrics::new("http://x/"))];
+        lanes[0].request("204", 0.01, 10);
+        lanes[0].failed("400", 3, "HTTP 400: bad");
+        let fams = families(&lanes);
+        for f in &fams {
+            let kind = FAMILIES.iter().find(|(n, _)| **n == *f.name).map(|x| x.1);
+            assert_eq!(kind, Some(f.kind), "{}", f.name);
+        }
+        assert!(fams
+            .iter()
+            .any(|f| &*f.name == "pushgate_remote_write_samples_failed_total"));
+    }
+}
