@@ -808,7 +808,11 @@ mod tests {
     #[test]
     fn batches_respect_the_row_cap_and_carry_every_row_once() {
         let s = store();
-        let body: String = (0..50).map(|i| format!("m{{x=\"{i}\"}} {i}\n")).collect();
+        let body = (0..50).fold(String::new(), |mut b, i| {
+            use std::fmt::Write as _;
+            let _ = writeln!(b, "m{{x=\"{i}\"}} {i}");
+            b
+        });
         put(&s, "job/a", &body);
         let small = BatchLimits {
             max_rows: 7,
