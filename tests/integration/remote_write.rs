@@ -401,3 +401,19 @@ async fn remote_write_queue_stays_bounded_while_the_receiver_hangs_and_pushes_go
         Some(f64::from(i - 1))
     );
 }
+
+#[tokio::test]
+async fn the_status_page_shows_each_remote_write_endpoint() {
+    let rx = Receiver::start().await;
+    let pg = gateway(&rx, &[]).await;
+    pg.put_ok("/metrics/job/s", "m 1\n").await;
+    let url = rx.url.clone();
+    let samples = format!("pushgate_remote_write_samples_total{{url=\"{url}\"}}");
+    wait_metric(&pg, &samples, 1.0).await;
+    let page = pg.get("/?view=status").await.expect_status(200).text();
+    assert!(page.contains("<h2>Remote write</h2>"), "{page}");
+    assert!(page.contains(&format!("<td>{url}</td>")), "{page}");
+    let plain = start_with(&[]).await;
+    let page = plain.get("/?view=status").await.expect_status(200).text();
+    assert!(!page.contains("Remote write"));
+}
