@@ -20,7 +20,7 @@
 //! covers DELETE, PUT replace, expiry and wipe.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
@@ -304,9 +304,9 @@ fn encode_row(labels: &[u8], bits: u64, ts: i64, out: &mut Vec<u8>) {
 }
 
 /// One group as planned in a tick: the group and its encoded families (pushed families in
-/// name order, then the push-time rows).
+/// name order, then the push-time rows). Opaque outside this module.
 #[derive(Debug, Clone)]
-struct PlannedGroup {
+pub struct PlannedGroup {
     group: Arc<Group>,
     /// The series of each family, in the order of `families`.
     sources: Arc<[Source]>,
@@ -462,45 +462,65 @@ fn push_time_sources(group: &Group) -> [(Str, Source); 2] {
     ]
 }
 
-/// Per lane: the label bytes cache and the last acknowledged tick.
+/// The label bytes cache: the families of the last planned tick, by group. Shared by the
+/// lanes of every URL (the label bytes do not depend on the URL), so a second URL costs no
+/// second copy of them.
+pub type SharedCache = Arc<Mutex<HashMap<GroupingKey, PlannedGroup>>>;
+
+/// Per lane: the (shared) label bytes cache and the last acknowledged tick.
 #[derive(Debug, Default)]
 pub struct Encoder {
     external: Vec<(String, String)>,
-    /// The families of the last planned tick, by group.
-    cache: HashMap<GroupingKey, PlannedGroup>,
+    cache: SharedCache,
     /// The families of the last acknowledged tick, by group.
     acked: HashMap<GroupingKey, Arc<[Arc<EncodedFamily>]>>,
 }
 
 impl Encoder {
-    /// An encoder adding `external` labels where a series lacks them.
+    /// An encoder adding `external` labels where a series lacks them, with its own cache.
     #[must_use]
-    pub fn new(mut external: Vec<(String, String)>) -> Encoder {
+    pub fn new(external: Vec<(String, String)>) -> Encoder {
+        Encoder::with_cache(external, SharedCache::default())
+    }
+
+    /// Like [`Encoder::new`], sharing `cache` with the other lanes (which must use the same
+    /// external labels).
+    #[must_use]
+    pub fn with_cache(mut external: Vec<(String, String)>, cache: SharedCache) -> Encoder {
         external.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         Encoder {
             external,
-            ..Encoder::default()
+            cache,
+            acked: HashMap::new(),
         }
     }
 
     /// Plans a tick of `snapshot` at `timestamp_ms`: encodes the label bytes of new or changed
     /// families, and finds the rows that went stale since the acknowledged tick.
     pub fn plan(&mut self, snapshot: &Snapshot, timestamp_ms: i64) -> TickPlan {
-        let mut cache = HashMap::with_capacity(snapshot.groups.len());
+        let mut current = HashMap::with_capacity(snapshot.groups.len());
         let mut groups = Vec::with_capacity(snapshot.groups.len());
         let (mut rows, mut invalid_series) = (0, 0);
-        for g in &snapshot.groups {
-            let planned = match self.cache.remove(&g.key) {
-                Some(p) if Arc::ptr_eq(&p.group, g) => p,
-                old => self.plan_group(g, old.as_ref()),
-            };
-            rows += planned.families.iter().map(|f| f.rows()).sum::<usize>();
-            invalid_series += planned.families.iter().map(|f| f.invalid).sum::<usize>();
-            cache.insert(g.key.clone(), planned.clone());
-            groups.push(planned);
+        {
+            // Held while planning: lanes planning at once take turns (planning is rare and
+            // off the request path); a push or scrape never takes it.
+            let mut cache = self
+                .cache
+                .lock()
+                .expect("label cache lock is never poisoned: planning does not panic");
+            for g in &snapshot.groups {
+                let planned = match cache.get(&g.key) {
+                    Some(p) if Arc::ptr_eq(&p.group, g) => p.clone(),
+                    old => self.plan_group(g, old),
+                };
+                rows += planned.families.iter().map(|f| f.rows()).sum::<usize>();
+                invalid_series += planned.families.iter().map(|f| f.invalid).sum::<usize>();
+                current.insert(g.key.clone(), planned.clone());
+                groups.push(planned);
+            }
+            cache.clone_from(&current);
         }
-        self.cache = cache;
-        let stale = self.stale_rows();
+        let stale = self.stale_rows(&current);
         let stale_rows = stale
             .iter()
             .map(|s| s.rows.as_ref().map_or(s.family.rows(), Vec::len))
@@ -550,43 +570,39 @@ impl Encoder {
         }
     }
 
-    /// Rows of the acknowledged tick that the current plan (`self.cache`) lacks.
-    fn stale_rows(&self) -> Vec<StaleRows> {
+    /// Rows of the acknowledged tick that the `current` plan lacks.
+    fn stale_rows(&self, current: &HashMap<GroupingKey, PlannedGroup>) -> Vec<StaleRows> {
         let mut out = Vec::new();
         for (key, acked) in &self.acked {
-            let now = self.cache.get(key).map(|p| &p.families);
+            let now = current.get(key).map(|p| &p.families);
             if now.is_some_and(|n| Arc::ptr_eq(n, acked)) {
                 continue;
             }
+            let by_name: HashMap<&str, &Arc<EncodedFamily>> = now
+                .into_iter()
+                .flat_map(|n| n.iter())
+                .map(|f| (&*f.name, f))
+                .collect();
             for fam in acked.iter() {
-                let current: Vec<&Arc<EncodedFamily>> = now
-                    .into_iter()
-                    .flat_map(|n| n.iter())
-                    .filter(|f| f.name == fam.name)
-                    .collect();
-                if current.iter().any(|f| Arc::ptr_eq(f, fam)) {
-                    continue;
-                }
-                if current.is_empty() {
-                    out.push(StaleRows {
+                match by_name.get(&*fam.name) {
+                    Some(f) if Arc::ptr_eq(f, fam) => {}
+                    None => out.push(StaleRows {
                         family: fam.clone(),
                         rows: None,
-                    });
-                    continue;
-                }
-                let present: HashSet<&[u8]> = current
-                    .iter()
-                    .flat_map(|f| (0..f.rows()).map(|r| f.row(r)))
-                    .collect();
-                let gone: Vec<u32> = (0..fam.rows())
-                    .filter(|&r| !present.contains(fam.row(r)))
-                    .map(to_u32)
-                    .collect();
-                if !gone.is_empty() {
-                    out.push(StaleRows {
-                        family: fam.clone(),
-                        rows: Some(gone),
-                    });
+                    }),
+                    Some(f) => {
+                        let present: HashSet<&[u8]> = (0..f.rows()).map(|r| f.row(r)).collect();
+                        let gone: Vec<u32> = (0..fam.rows())
+                            .filter(|&r| !present.contains(fam.row(r)))
+                            .map(to_u32)
+                            .collect();
+                        if !gone.is_empty() {
+                            out.push(StaleRows {
+                                family: fam.clone(),
+                                rows: Some(gone),
+                            });
+                        }
+                    }
                 }
             }
         }

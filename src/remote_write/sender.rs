@@ -131,6 +131,7 @@ pub fn spawn(
     stop: &watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
+    let cache = super::encode::SharedCache::default();
     for (endpoint, metrics) in config.endpoints.iter().zip(metrics) {
         let lane = Arc::new(Lane {
             endpoint: endpoint.clone(),
@@ -144,7 +145,8 @@ pub fn spawn(
             lane.clone(),
             stop.clone(),
         )));
-        tasks.push(tokio::spawn(sender(lane, stop.clone())));
+        let encoder = Encoder::with_cache(config.external_labels.clone(), cache.clone());
+        tasks.push(tokio::spawn(sender(lane, encoder, stop.clone())));
     }
     tasks
 }
@@ -183,8 +185,7 @@ async fn ticker(store: Store, lane: Arc<Lane>, mut stop: watch::Receiver<bool>) 
     }
 }
 
-async fn sender(lane: Arc<Lane>, mut stop: watch::Receiver<bool>) {
-    let mut encoder = Encoder::new(lane.config.external_labels.clone());
+async fn sender(lane: Arc<Lane>, mut encoder: Encoder, mut stop: watch::Receiver<bool>) {
     let mut client = Client::new(lane.endpoint.clone());
     let mut acked_push = 0f64;
     loop {
