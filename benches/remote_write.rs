@@ -36,7 +36,10 @@ fn loaded_store(tms: usize) -> AppState {
     for i in 0..tms {
         let mine = body
             .replace("host=\"tm-x2x9q\"", &format!("host=\"tm-{i:05}\""))
-            .replace("10.0.3.17:6122", &format!("10.0.{}.{}:6122", i / 250, i % 250));
+            .replace(
+                "10.0.3.17:6122",
+                &format!("10.0.{}.{}:6122", i / 250, i % 250),
+            );
         let key = GroupingKey::from_path(&format!("job/flinkpgw/tm/{i:032x}")).expect("valid");
         ingest(&state, key, mine.as_bytes(), true).expect("generated push is valid");
     }

@@ -51,7 +51,7 @@ run() { # LABEL FLAG...: one loadgen run against a fresh pushgate
   local pid=$!
   pids+=("$pid")
   for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/-/ready" && break; sleep 0.1; done
-  "$loadgen" --url "http://127.0.0.1:$port" --groups 100 --preset medium --interval 10s \
+  "$loadgen" --target "http://127.0.0.1:$port" --groups 100 --preset medium --interval 10s \
     --preload 100 --duration "$duration" --server-pid "$pid" --json --quiet >"$work/$label.json"
   python3 - "$label" "$work/$label.json" <<'PY'
 import json, sys

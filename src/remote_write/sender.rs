@@ -9,23 +9,25 @@
 //! Does not own: the bytes (see `encode`) or HTTP (see `client`).
 //!
 //! Nothing here runs on the request path: a push or a scrape only takes the store lock that
-//! `store.snapshot()` also takes (to clone group `Arc`s). Encoding runs on blocking threads,
-//! one batch ahead of the request in flight, so memory is bounded by the queue (snapshots
-//! share the store's groups) plus two batches.
+//! `store.snapshot()` also takes (to clone group `Arc`s). Planning and encoding run on one
+//! niced thread (a `RenderPool` of its own, shared by every URL), one batch ahead of the
+//! request in flight, so they yield the CPU to pushes, and memory is bounded by the queue
+//! (snapshots share the store's groups) plus two batches per URL.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::client::Client;
 use super::config::{Endpoint, RemoteWriteConfig};
-use super::encode::{BatchInfo, Cursor, Encoder, TickPlan};
+use super::encode::{BatchInfo, BatchLimits, Cursor, Encoder, TickPlan};
 use super::metrics::LaneMetrics;
+use crate::server::render_pool::RenderPool;
 use crate::store::{Snapshot, Store};
 
 /// First retry delay (Prometheus `min_backoff`).
@@ -112,6 +114,8 @@ struct Lane {
     queue: TickQueue,
     metrics: Arc<LaneMetrics>,
     in_flight: std::sync::atomic::AtomicBool,
+    /// Low-priority threads for planning and encoding (shared by every lane).
+    pool: Arc<RenderPool>,
 }
 
 impl Lane {
@@ -132,6 +136,8 @@ pub fn spawn(
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     let cache = super::encode::SharedCache::default();
+    // Encoding yields the CPU to pushes and scrapes: its own niced thread (see render_pool).
+    let pool = Arc::new(RenderPool::new(1));
     for (endpoint, metrics) in config.endpoints.iter().zip(metrics) {
         let lane = Arc::new(Lane {
             endpoint: endpoint.clone(),
@@ -139,6 +145,7 @@ pub fn spawn(
             queue: TickQueue::new(config.queue_ticks),
             metrics: metrics.clone(),
             in_flight: std::sync::atomic::AtomicBool::new(false),
+            pool: pool.clone(),
         });
         tasks.push(tokio::spawn(ticker(
             store.clone(),
@@ -197,12 +204,17 @@ async fn sender(lane: Arc<Lane>, mut encoder: Encoder, mut stop: watch::Receiver
             .store(true, std::sync::atomic::Ordering::Relaxed);
         lane.update_pending();
         client.refresh_headers();
-        let (enc, plan) = tokio::task::spawn_blocking(move || {
-            let plan = encoder.plan(&tick.snapshot, tick.timestamp_ms);
-            (encoder, plan)
-        })
-        .await
-        .expect("planning a tick does not panic");
+        let Ok((enc, plan)) = lane
+            .pool
+            .run(move || {
+                let plan = encoder.plan(&tick.snapshot, tick.timestamp_ms);
+                (encoder, plan)
+            })
+            .await
+        else {
+            tracing::error!(url = %lane.endpoint.url, "remote write: planning a tick failed; sender stopped");
+            return;
+        };
         encoder = enc;
         lane.metrics.set_invalid(plan.invalid_series);
         let plan = Arc::new(plan);
@@ -234,46 +246,73 @@ struct Batch {
     info: BatchInfo,
 }
 
-/// Sends every batch of `plan`; `false` when stopped first.
+/// Where the encoding of a tick stands, handed from one batch's job to the next.
+struct Encoding {
+    plan: Arc<TickPlan>,
+    cursor: Cursor,
+    raw: Vec<u8>,
+    snappy: snap::raw::Encoder,
+}
+
+type Encoded = (Encoding, Option<Batch>);
+
+/// Encodes and compresses the next batch on the low-priority pool, starting at once.
+fn encode_next(
+    pool: &Arc<RenderPool>,
+    limits: BatchLimits,
+    mut enc: Encoding,
+) -> JoinHandle<Result<Encoded, crate::server::render_pool::RenderPoolError>> {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        pool.run(move || {
+            let info = enc.plan.next_batch(&mut enc.cursor, limits, &mut enc.raw);
+            let batch = info.map(|info| Batch {
+                body: enc
+                    .snappy
+                    .compress_vec(&enc.raw)
+                    .expect("snappy compresses any input under 4 GiB")
+                    .into(),
+                info,
+            });
+            (enc, batch)
+        })
+        .await
+    })
+}
+
+/// Sends every batch of `plan`, the next one encoded while one is in flight; `false` when
+/// stopped first.
 async fn send_tick(
     lane: &Lane,
     client: &mut Client,
     plan: &Arc<TickPlan>,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
-    // One batch encoded ahead of the one in flight.
-    let (tx, mut rx) = mpsc::channel::<Batch>(1);
-    let producer_plan = plan.clone();
     let limits = lane.config.limits;
-    let producer = tokio::task::spawn_blocking(move || {
-        let mut cursor = Cursor::default();
-        let mut raw = Vec::new();
-        let mut snappy = snap::raw::Encoder::new();
-        while let Some(info) = producer_plan.next_batch(&mut cursor, limits, &mut raw) {
-            let body = snappy
-                .compress_vec(&raw)
-                .expect("snappy compresses any input under 4 GiB");
-            if tx
-                .blocking_send(Batch {
-                    body: body.into(),
-                    info,
-                })
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
-    let mut done = true;
-    while let Some(batch) = rx.recv().await {
+    let mut next = encode_next(
+        &lane.pool,
+        limits,
+        Encoding {
+            plan: plan.clone(),
+            cursor: Cursor::default(),
+            raw: Vec::new(),
+            snappy: snap::raw::Encoder::new(),
+        },
+    );
+    loop {
+        let Ok(Ok((enc, batch))) = next.await else {
+            tracing::error!(url = %lane.endpoint.url, "remote write: encoding a batch failed; tick abandoned");
+            return true;
+        };
+        let Some(batch) = batch else {
+            return true;
+        };
+        next = encode_next(&lane.pool, limits, enc);
         if !deliver(lane, client, &batch, plan.timestamp_ms, stop).await {
-            done = false;
-            break;
+            next.abort();
+            return false;
         }
     }
-    drop(rx);
-    let _ = producer.await;
-    done
 }
 
 /// What to do after an answer.

@@ -61,26 +61,42 @@ struct Receiver {
 
 impl Receiver {
     async fn start() -> Receiver {
+        Receiver::start_with(None).await
+    }
+
+    /// A receiver serving `https://localhost:PORT/api/v1/write` with `tls`.
+    async fn start_tls(tls: Arc<rustls::ServerConfig>) -> Receiver {
+        Receiver::start_with(Some(tokio_rustls::TlsAcceptor::from(tls))).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let shared = Arc::new(Mutex::new(Shared::default()));
         let st = shared.clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 let st = st.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| handle(st.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    let _ = match tls {
+                        None => http.serve_connection(TokioIo::new(stream), svc).await,
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(s) => http.serve_connection(TokioIo::new(s), svc).await,
+                            Err(_) => return,
+                        },
+                    };
                 });
             }
         });
         Receiver {
-            url: format!("http://{addr}/api/v1/write"),
+            url: format!("{scheme}://localhost:{}/api/v1/write", addr.port()),
             shared,
         }
     }
@@ -416,4 +432,78 @@ async fn the_status_page_shows_each_remote_write_endpoint() {
     let plain = start_with(&[]).await;
     let page = plain.get("/?view=status").await.expect_status(200).text();
     assert!(!page.contains("Remote write"));
+}
+
+/// A CA and a `localhost` server certificate it signed: (CA PEM, server TLS config).
+fn test_pki() -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use rustls::pki_types::pem::PemObject;
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).expect("CA cert");
+    let key = KeyPair::generate().expect("server key");
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .expect("server params")
+        .signed_by(&key, &ca, &ca_key)
+        .expect("server cert");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes())
+                .expect("key"),
+        )
+        .expect("server config");
+    (ca.pem(), Arc::new(config))
+}
+
+#[tokio::test]
+async fn remote_write_over_tls_trusts_the_given_ca_and_sends_basic_auth() {
+    let (ca, tls) = test_pki();
+    let dir = std::env::temp_dir().join(format!("pushgate-rw-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca).expect("write CA");
+    let password = dir.join("password");
+    std::fs::write(&password, "s3cret\n").expect("write password");
+    let rx = Receiver::start_tls(tls.clone()).await;
+    let ca_flag = format!("--remote-write.tls.ca-file={}", ca_file.display());
+    let pw_flag = format!(
+        "--remote-write.basic-auth.password-file={}",
+        password.display()
+    );
+    let pg = gateway(
+        &rx,
+        &[&ca_flag, "--remote-write.basic-auth.username=pg", &pw_flag],
+    )
+    .await;
+    pg.put_ok("/metrics/job/tls", "m 5\n").await;
+    let got = rx
+        .wait_for("m over TLS", |g| !samples_of(g, "m").is_empty())
+        .await;
+    let req = got
+        .iter()
+        .find(|r| !r.series.is_empty())
+        .expect("a request");
+    // base64("pg:s3cret"): the file's trailing newline is not part of the password.
+    assert_eq!(req.header("authorization"), Some("Basic cGc6czNjcmV0"));
+    // Without the CA the certificate is refused; with insecure-skip-verify it is not checked.
+    let untrusted = Receiver::start_tls(tls.clone()).await;
+    let pg2 = gateway(&untrusted, &[]).await;
+    pg2.put_ok("/metrics/job/tls", "m 6\n").await;
+    let url = untrusted.url.clone();
+    let errors = format!("pushgate_remote_write_requests_total{{code=\"error\",url=\"{url}\"}}");
+    wait_metric(&pg2, &errors, 1.0).await;
+    assert!(untrusted.received().is_empty());
+    let insecure = Receiver::start_tls(tls).await;
+    let pg3 = gateway(&insecure, &["--remote-write.tls.insecure-skip-verify"]).await;
+    pg3.put_ok("/metrics/job/tls", "m 7\n").await;
+    insecure
+        .wait_for("m without verification", |g| !samples_of(g, "m").is_empty())
+        .await;
+    std::fs::remove_dir_all(&dir).expect("clean up");
 }
