@@ -5,13 +5,15 @@
 # `--remote-write.interval=RW_INTERVAL` (default 5s, so a tick of the whole store is encoded
 # and sent every 5 s) to a local sink that reads and discards each request (Python, so the
 # receiver's own CPU use stays small; a real TSDB on the same 2 cores would add its own).
-# Prints loadgen's push latency percentiles for both runs, and the sender's counters.
+# Prints loadgen's push latency percentiles for both runs, and the sender's counters; with
+# RW_RUNS=N (default 1) N alternating pairs of runs, then the median p50/p99 of each kind.
 #
-# Usage: benches/remote_write_load.sh     RW_DURATION=2m RW_INTERVAL=15s benches/remote_write_load.sh
+# Usage: benches/remote_write_load.sh     RW_RUNS=3 RW_DURATION=2m RW_INTERVAL=15s benches/remote_write_load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=${RW_DURATION:-60s}
+runs=${RW_RUNS:-1}
 interval=${RW_INTERVAL:-5s}
 cargo build --release --quiet --bin pushgate
 cargo build --release --quiet -p pushgate-loadgen
@@ -53,7 +55,7 @@ run() { # LABEL FLAG...: one loadgen run against a fresh pushgate
   for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/-/ready" && break; sleep 0.1; done
   "$loadgen" --target "http://127.0.0.1:$port" --groups 100 --preset medium --interval 10s \
     --preload 100 --duration "$duration" --server-pid "$pid" --json --quiet >"$work/$label.json"
-  python3 - "$label" "$work/$label.json" <<'PY'
+  python3 - "$label" "$work/$label.json" <<'PY' | tee -a "$work/latencies"
 import json, sys
 s = json.load(open(sys.argv[2]))
 print(sys.argv[1], "push latency ms:", json.dumps(s.get("push_latency_ms")), "errors:", s.get("errors", s.get("push_errors")))
@@ -62,5 +64,17 @@ PY
   kill "$pid"
   wait "$pid" 2>/dev/null || true
 }
-run without
-run with --remote-write.url="http://127.0.0.1:$sink_port/api/v1/write" --remote-write.interval="$interval"
+for _ in $(seq "$runs"); do
+  run without
+  run with --remote-write.url="http://127.0.0.1:$sink_port/api/v1/write" --remote-write.interval="$interval"
+done
+python3 - "$work/latencies" <<'PY'
+import json, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    label, rest = line.split(" push latency ms: ")
+    runs.setdefault(label, []).append(json.loads(rest.split(" errors: ")[0]))
+for label, rs in runs.items():
+    print(f"{label}: {len(rs)} runs, median p50 {statistics.median(r['p50'] for r in rs)} ms, "
+          f"median p99 {statistics.median(r['p99'] for r in rs)} ms")
+PY
