@@ -795,6 +795,32 @@ mod tests {
     }
 
     #[test]
+    fn a_post_replacing_one_family_marks_only_its_gone_series_stale() {
+        let s = store();
+        put(&s, "job/a", "m{x=\"1\"} 1\nm{x=\"2\"} 2\nn 1\n");
+        let mut enc = Encoder::default();
+        let first = enc.plan(&s.snapshot(), 1);
+        enc.ack(&first);
+        let families = crate::parse::text::parse(b"m{x=\"2\"} 5\n").expect("valid");
+        s.apply_at(
+            WriteRequest {
+                key: GroupingKey::from_path("job/a").expect("valid"),
+                families,
+                replace: false,
+            },
+            1001.0,
+        )
+        .expect("push accepted");
+        let got = sent(&mut enc, &s, 2, LIMITS);
+        let stale: Vec<&String> = got
+            .iter()
+            .filter(|l| l.ends_with("0x7ff0000000000002"))
+            .collect();
+        assert_eq!(stale, ["__name__=m,job=a,x=1 0x7ff0000000000002"]);
+        assert!(got.contains(&"__name__=n,job=a 1".to_owned()));
+    }
+
+    #[test]
     fn a_wipe_marks_everything_stale() {
         let s = store();
         put(&s, "job/a", "m 1\n");

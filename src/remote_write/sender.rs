@@ -194,7 +194,9 @@ async fn ticker(store: Store, lane: Arc<Lane>, mut stop: watch::Receiver<bool>) 
 
 async fn sender(lane: Arc<Lane>, mut encoder: Encoder, mut stop: watch::Receiver<bool>) {
     let mut client = Client::new(lane.endpoint.clone());
-    let mut acked_push = 0f64;
+    // Groups restored from the persistence file were pushed before this process: their lag
+    // would measure the downtime, not the sender.
+    let mut acked_push = crate::store::now_seconds();
     loop {
         let tick = tokio::select! {
             t = lane.queue.pop() => t,

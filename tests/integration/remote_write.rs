@@ -507,3 +507,22 @@ async fn remote_write_over_tls_trusts_the_given_ca_and_sends_basic_auth() {
         .await;
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+#[tokio::test]
+async fn remote_write_sends_the_bearer_token_from_its_file() {
+    let dir = std::env::temp_dir().join(format!("pushgate-rw-bearer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let token = dir.join("token");
+    std::fs::write(&token, "t0ken\n").expect("write token");
+    let rx = Receiver::start().await;
+    let flag = format!("--remote-write.bearer-token-file={}", token.display());
+    let pg = gateway(&rx, &[&flag]).await;
+    pg.put_ok("/metrics/job/b", "m 1\n").await;
+    let got = rx.wait_for("m", |g| !samples_of(g, "m").is_empty()).await;
+    let req = got
+        .iter()
+        .find(|r| !r.series.is_empty())
+        .expect("a request");
+    assert_eq!(req.header("authorization"), Some("Bearer t0ken"));
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
