@@ -526,3 +526,19 @@ async fn remote_write_sends_the_bearer_token_from_its_file() {
     assert_eq!(req.header("authorization"), Some("Bearer t0ken"));
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+#[tokio::test]
+async fn remote_write_sends_stale_markers_for_an_expired_group() {
+    let rx = Receiver::start().await;
+    let pg = gateway(&rx, &["--push.group-ttl=1s"]).await;
+    pg.put_ok("/metrics/job/short", "m 1\n").await;
+    let got = rx
+        .wait_for("a stale marker for m after the group expired", |g| {
+            samples_of(g, "m")
+                .iter()
+                .any(|s| s.1.to_bits() == 0x7ff0_0000_0000_0002)
+        })
+        .await;
+    assert!(samples_of(&got, "m").iter().any(|s| s.1 == 1.0));
+    assert!(!pg.scrape().await.contains("job=\"short\""));
+}
