@@ -58,7 +58,7 @@ run() { # LABEL FLAG...: one loadgen run against a fresh pushgate
   python3 - "$label" "$work/$label.json" <<'PY' | tee -a "$work/latencies"
 import json, sys
 s = json.load(open(sys.argv[2]))
-print(sys.argv[1], "push latency ms:", json.dumps(s.get("push_latency_ms")), "errors:", s.get("errors", s.get("push_errors")))
+print(sys.argv[1], "push latency ms:", json.dumps(s.get("push_latency_ms")), "errors:", s.get("errors", s.get("push_errors")), "rss MiB:", json.dumps(s.get("server_rss_mib")))
 PY
   curl -s "http://127.0.0.1:$port/metrics" | grep -E '^pushgate_remote_write_(samples_total|sent_bytes_total|requests_total|ticks_dropped_total|request_duration_seconds_(sum|count))' || true
   kill "$pid"
@@ -74,7 +74,12 @@ runs = {}
 for line in open(sys.argv[1]):
     label, rest = line.split(" push latency ms: ")
     runs.setdefault(label, []).append(json.loads(rest.split(" errors: ")[0]))
+    rss = json.loads(rest.split(" rss MiB: ")[1])
+    runs.setdefault(label + " rss", []).append(rss)
 for label, rs in runs.items():
+    if label.endswith(" rss"):
+        print(f"{label}: {rs}")
+        continue
     print(f"{label}: {len(rs)} runs, median p50 {statistics.median(r['p50'] for r in rs)} ms, "
           f"median p99 {statistics.median(r['p99'] for r in rs)} ms")
 PY
