@@ -1,18 +1,21 @@
 //! Remote-Write 1.0 encoding: store snapshots into protobuf `WriteRequest` batches.
 //!
 //! Owns: turning a store [`Snapshot`] into a [`TickPlan`] (which rows a tick sends, which go
-//! stale), the per-series label bytes cache ([`Encoder`]), the last acknowledged tick (for
-//! stale markers), and writing bounded batches ([`TickPlan::next_batch`]).
+//! stale), the caches that make a tick cheap ([`Encoder`], [`Cache`]), the last acknowledged
+//! tick (for stale markers), and writing bounded batches ([`TickPlan::next_batch`]).
 //! Does not own: compression, HTTP or retries (see `sender`), or when ticks happen.
 //!
 //! A *row* is one Remote-Write `TimeSeries` with one sample: a gauge series is one row, a
 //! summary series one row per quantile plus `_sum` and `_count`, a histogram series one per
 //! bucket (`+Inf` added when missing) plus `_sum` and `_count`. Rows are encoded by hand with
-//! the `prost::encoding` helpers: each row's labels (the `Label` fields, `__name__` included,
-//! sorted bytewise, names unique, empty values dropped) are encoded once and kept per family
-//! ([`EncodedFamily`]); a later tick whose family has the same label sets (interned, so
-//! compared by pointer) reuses them, so a tick costs a copy of the label bytes plus an
-//! 18-byte sample per row.
+//! the `prost::encoding` helpers. Each distinct label set of the store (interned, shared by
+//! every family that uses it: Flink repeats a task's labels in dozens of families) is encoded
+//! once as `Label` fields, sorted bytewise with the external labels merged in, empty values
+//! dropped, names checked ([`EncodedLabels`]); a row is then those bytes with its `__name__`
+//! (and `le`/`quantile`) label spliced in at their sorted place, plus an 18-byte sample. A
+//! family whose label sets are the same pointers as last tick's reuses its plan
+//! ([`EncodedFamily`]), so an unchanged store costs copies only, and the caches stay small
+//! (about 30 bytes per series, against ~550 bytes of labels per row on the wire).
 //!
 //! Stale markers: rows present in the last *acknowledged* tick ([`Encoder::ack`]) but absent
 //! from the current one get `StaleNaN` at the current tick's timestamp. Diffing against the
@@ -56,7 +59,95 @@ pub struct BatchLimits {
     pub max_bytes: usize,
 }
 
-/// The label bytes of one family's rows, as of the push that made `shape`.
+/// One series' labels encoded as `Label` fields, sorted bytewise with the external labels
+/// merged in, and where `__name__`, `le` and `quantile` go. Shared by every family using the
+/// same (interned) label set: Flink repeats each task's labels in dozens of families, so this
+/// is a few thousand entries for a store of hundreds of thousands of series.
+#[derive(Debug)]
+pub struct EncodedLabels {
+    /// Held so the cache key (this set's address) stays valid.
+    _set: LabelSet,
+    bytes: Vec<u8>,
+    /// Offsets in `bytes` where `__name__`, `le` and `quantile` are inserted.
+    name_at: usize,
+    le_at: usize,
+    quantile_at: usize,
+    has_le: bool,
+    has_quantile: bool,
+    /// Names unique and valid in Remote-Write (none is `__name__`).
+    valid: bool,
+}
+
+impl EncodedLabels {
+    fn new(set: &LabelSet, external: &[(String, String)]) -> EncodedLabels {
+        let mut all: Vec<(&str, &str)> = set
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| (&**n, &**v))
+            .collect();
+        for (n, v) in external {
+            if !all.iter().any(|(have, _)| have == n) {
+                all.push((n, v));
+            }
+        }
+        // Bytewise, as the spec asks: `Zone` < `__name__` < `a`.
+        all.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let valid = all.windows(2).all(|w| w[0].0 != w[1].0)
+            && all
+                .iter()
+                .all(|(n, _)| *n != "__name__" && is_valid_label_name(n));
+        let mut bytes = Vec::new();
+        let (mut name_at, mut le_at, mut quantile_at) = (None, None, None);
+        for (n, v) in &all {
+            let here = Some(bytes.len());
+            let after = |at: &mut Option<usize>, key: &str| {
+                if at.is_none() && n.as_bytes() > key.as_bytes() {
+                    *at = here;
+                }
+            };
+            after(&mut name_at, "__name__");
+            after(&mut le_at, "le");
+            after(&mut quantile_at, "quantile");
+            encode_label(n, v, &mut bytes);
+        }
+        let end = bytes.len();
+        EncodedLabels {
+            _set: set.clone(),
+            name_at: name_at.unwrap_or(end),
+            le_at: le_at.unwrap_or(end),
+            quantile_at: quantile_at.unwrap_or(end),
+            has_le: all.iter().any(|(n, _)| *n == "le"),
+            has_quantile: all.iter().any(|(n, _)| *n == "quantile"),
+            valid,
+            bytes,
+        }
+    }
+}
+
+/// Encoded label sets by the address of their (held) `LabelSet`.
+type LabelCache = HashMap<usize, Arc<EncodedLabels>>;
+
+fn set_key(set: &LabelSet) -> usize {
+    Arc::as_ptr(set).cast::<u8>() as usize
+}
+
+/// One row's place in its series: the name suffix (index into [`SUFFIXES`]) and the bits of
+/// its `le`/`quantile` value, if any.
+type SlotSpec = (u8, Option<u64>);
+
+/// Name suffixes of rows.
+const SUFFIXES: [&str; 4] = ["", "_bucket", "_sum", "_count"];
+
+fn suffix_index(suffix: &str) -> u8 {
+    match suffix {
+        "_bucket" => 1,
+        "_sum" => 2,
+        "_count" => 3,
+        _ => 0,
+    }
+}
+
+/// One family's rows, as of the push that made `shape`: which label sets, which slots.
 #[derive(Debug)]
 pub struct EncodedFamily {
     /// The family name (`push_time_seconds` for a group's push-time rows).
@@ -64,24 +155,19 @@ pub struct EncodedFamily {
     kind: MetricType,
     /// The label sets the rows were built from: held, so pointer comparison stays sound.
     shape: Vec<LabelSet>,
-    /// Per series, the sample layout of a summary or histogram (empty for scalar families).
-    layouts: Vec<Box<[u64]>>,
-    /// `rows_end[i]`: end (exclusive) in `ends` of series `i`'s rows; 0 rows = skipped series.
+    /// Per series, the slots of a summary or histogram (empty for scalar families).
+    layouts: Vec<Box<[SlotSpec]>>,
+    /// Per series, its encoded labels; `None` when the series is skipped.
+    labels: Vec<Option<Arc<EncodedLabels>>>,
+    /// The encoded `__name__` label per suffix.
+    names: [Vec<u8>; 4],
+    /// `rows_end[i]`: end (exclusive) of series `i`'s rows; 0 rows = skipped series.
     rows_end: Vec<u32>,
-    /// `ends[r]`: end (exclusive) in `labels` of row `r`'s label bytes.
-    ends: Vec<u32>,
-    /// Every row's encoded `Label` fields, back to back.
-    labels: Vec<u8>,
     /// Series skipped because a label name or the metric name is invalid in Remote-Write.
     invalid: usize,
 }
 
 impl EncodedFamily {
-    fn row(&self, r: usize) -> &[u8] {
-        let start = if r == 0 { 0 } else { self.ends[r - 1] as usize };
-        &self.labels[start..self.ends[r] as usize]
-    }
-
     fn series_rows(&self, i: usize) -> std::ops::Range<usize> {
         let start = if i == 0 {
             0
@@ -94,7 +180,88 @@ impl EncodedFamily {
     /// Rows in this family.
     #[must_use]
     pub fn rows(&self) -> usize {
-        self.ends.len()
+        self.rows_end.last().map_or(0, |&e| e as usize)
+    }
+
+    /// The series and slot of row `r`.
+    fn locate(&self, r: usize) -> (usize, SlotSpec) {
+        let i = self.rows_end.partition_point(|&e| e as usize <= r);
+        let j = r - self.series_rows(i).start;
+        let slot = self.layouts.get(i).map_or((0, None), |l| l[j]);
+        (i, slot)
+    }
+
+    /// Series `i`'s encoded labels, its `__name__` label for `slot`, and where the `le` or
+    /// `quantile` label (encoded into `extra`, else left empty) goes.
+    fn parts(
+        &self,
+        i: usize,
+        slot: SlotSpec,
+        extra: &mut Vec<u8>,
+    ) -> (&EncodedLabels, &[u8], usize) {
+        let labels = self.labels[i]
+            .as_deref()
+            .expect("rows exist only for series with labels");
+        extra.clear();
+        let mut at = labels.bytes.len();
+        if let Some(bits) = slot.1 {
+            let mut text = Vec::with_capacity(24);
+            crate::render::text::write_float(&mut text, f64::from_bits(bits));
+            let text = std::str::from_utf8(&text).expect("a float is ASCII");
+            let (key, pos) = if self.kind == MetricType::Histogram {
+                ("le", labels.le_at)
+            } else {
+                ("quantile", labels.quantile_at)
+            };
+            encode_label(key, text, extra);
+            at = pos;
+        }
+        (labels, &self.names[usize::from(slot.0)], at)
+    }
+
+    /// Appends the `Label` fields of series `i` in `slot`; `extra` is scratch space.
+    fn write_labels(&self, i: usize, slot: SlotSpec, extra: &mut Vec<u8>, out: &mut Vec<u8>) {
+        let (labels, name, at) = self.parts(i, slot, extra);
+        put_labels(labels, name, at, extra, out);
+    }
+
+    /// Appends row `(i, slot)` with one sample (value bits, timestamp) as a `TimeSeries`
+    /// field of a `WriteRequest`.
+    fn write_row(
+        &self,
+        i: usize,
+        slot: SlotSpec,
+        sample: (u64, i64),
+        extra: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) {
+        let (labels, name, at) = self.parts(i, slot, extra);
+        let (bits, ts) = sample;
+        #[allow(
+            clippy::cast_sign_loss,
+            reason = "int64 is encoded as its two's complement bits, as protobuf does"
+        )]
+        let ts_bits = ts as u64;
+        let sample_len = 1 + 8 + 1 + encoded_len_varint(ts_bits);
+        let labels_len = labels.bytes.len() + name.len() + extra.len();
+        let series_len = labels_len + 1 + encoded_len_varint(sample_len as u64) + sample_len;
+        encode_key(1, WireType::LengthDelimited, out);
+        encode_varint(series_len as u64, out);
+        put_labels(labels, name, at, extra, out);
+        encode_key(2, WireType::LengthDelimited, out);
+        encode_varint(sample_len as u64, out);
+        encode_key(1, WireType::SixtyFourBit, out);
+        out.extend_from_slice(&bits.to_le_bytes());
+        encode_key(2, WireType::Varint, out);
+        encode_varint(ts_bits, out);
+    }
+
+    /// The label bytes of row `r`, for comparing rows across families.
+    fn row_labels(&self, r: usize) -> Vec<u8> {
+        let (i, slot) = self.locate(r);
+        let mut out = Vec::new();
+        self.write_labels(i, slot, &mut Vec::new(), &mut out);
+        out
     }
 
     fn fits(&self, name: &Str, kind: MetricType, series: &[Series]) -> bool {
@@ -113,6 +280,17 @@ impl EncodedFamily {
                     .zip(series)
                     .all(|(l, s)| **l == *layout(&s.value)))
     }
+}
+
+/// The labels of a row: the set's labels before `__name__`, the name, those before the
+/// `le`/`quantile` label, that label, the rest (each part may be empty).
+fn put_labels(labels: &EncodedLabels, name: &[u8], at: usize, extra: &[u8], out: &mut Vec<u8>) {
+    let b = &labels.bytes;
+    out.extend_from_slice(&b[..labels.name_at]);
+    out.extend_from_slice(name);
+    out.extend_from_slice(&b[labels.name_at..at]);
+    out.extend_from_slice(extra);
+    out.extend_from_slice(&b[at..]);
 }
 
 /// One sample slot of a series: the name suffix, the extra label, the value.
@@ -150,119 +328,69 @@ fn sum_count(sum: Option<f64>, count: Option<f64>, mut f: impl FnMut(Slot)) {
     }
 }
 
-/// What decides a summary's or histogram's rows: bounds and which of sum/count exist.
-fn layout(value: &Value) -> Box<[u64]> {
+/// The slots of a series' value: what decides a summary's or histogram's rows.
+fn layout(value: &Value) -> Box<[SlotSpec]> {
     let mut out = Vec::new();
     slots(value, |(suffix, extra, _)| {
-        out.push(extra.map_or(suffix.len() as u64, |(_, b)| b.to_bits()));
+        out.push((suffix_index(suffix), extra.map(|(_, b)| b.to_bits())));
     });
     out.into()
 }
 
-/// Builds the label bytes of one family's rows. `external` is sorted by name.
+/// Builds one family's rows, encoding label sets not yet in `cache`.
 fn encode_family(
     name: &Str,
     kind: MetricType,
     series: &[Series],
     external: &[(String, String)],
+    cache: &mut LabelCache,
 ) -> EncodedFamily {
+    let name_ok = is_valid_metric_name(name);
+    let names = SUFFIXES.map(|suffix| {
+        let mut out = Vec::new();
+        encode_label("__name__", &format!("{name}{suffix}"), &mut out);
+        out
+    });
     let mut fam = EncodedFamily {
         name: name.clone(),
         kind,
         shape: series.iter().map(|s| s.labels.clone()).collect(),
         layouts: Vec::new(),
+        labels: Vec::with_capacity(series.len()),
+        names,
         rows_end: Vec::with_capacity(series.len()),
-        ends: Vec::with_capacity(series.len()),
-        labels: Vec::new(),
         invalid: 0,
     };
     if matches!(kind, MetricType::Summary | MetricType::Histogram) {
         fam.layouts = series.iter().map(|s| layout(&s.value)).collect();
     }
-    let mut scratch = Scratch::default();
+    let mut rows = 0;
     for s in series {
-        let mark = (fam.ends.len(), fam.labels.len());
-        let mut ok = true;
-        slots(&s.value, |(suffix, extra, _)| {
-            if ok {
-                ok = scratch.row(name, suffix, &s.labels, extra, external, &mut fam.labels);
-                fam.ends.push(to_u32(fam.labels.len()));
-            }
-        });
-        if !ok {
-            fam.ends.truncate(mark.0);
-            fam.labels.truncate(mark.1);
+        let labels = cache
+            .entry(set_key(&s.labels))
+            .or_insert_with(|| Arc::new(EncodedLabels::new(&s.labels, external)))
+            .clone();
+        let clash = match kind {
+            MetricType::Histogram => labels.has_le,
+            MetricType::Summary => labels.has_quantile,
+            _ => false,
+        };
+        if name_ok && labels.valid && !clash {
+            let mut n = 0;
+            slots(&s.value, |_| n += 1);
+            rows += n;
+            fam.labels.push(Some(labels));
+        } else {
             fam.invalid += 1;
+            fam.labels.push(None);
         }
-        fam.rows_end.push(to_u32(fam.ends.len()));
+        fam.rows_end.push(to_u32(rows));
     }
     fam
 }
 
 fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).expect("one family's encoded labels stay under 4 GiB")
-}
-
-/// Reused buffers for building one row's labels.
-#[derive(Default)]
-struct Scratch {
-    name: String,
-    extra: Vec<u8>,
-}
-
-impl Scratch {
-    /// Appends the row's encoded `Label` fields to `out`; `false` (and nothing written) when
-    /// a name is invalid or repeated.
-    fn row(
-        &mut self,
-        name: &str,
-        suffix: &str,
-        labels: &[(Str, Str)],
-        extra: Option<(&'static str, f64)>,
-        external: &[(String, String)],
-        out: &mut Vec<u8>,
-    ) -> bool {
-        self.name.clear();
-        self.name.push_str(name);
-        self.name.push_str(suffix);
-        if !is_valid_metric_name(&self.name) {
-            return false;
-        }
-        self.extra.clear();
-        if let Some((_, v)) = extra {
-            crate::render::text::write_float(&mut self.extra, v);
-        }
-        let extra_value = std::str::from_utf8(&self.extra).expect("a float is ASCII");
-        let mut all: Vec<(&str, &str)> = Vec::with_capacity(labels.len() + 2 + external.len());
-        all.push(("__name__", &self.name));
-        all.extend(
-            labels
-                .iter()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(n, v)| (&**n, &**v)),
-        );
-        if let Some((n, _)) = extra {
-            all.push((n, extra_value));
-        }
-        for (n, v) in external {
-            if !all.iter().any(|(have, _)| have == n) {
-                all.push((n, v));
-            }
-        }
-        // Bytewise, as the spec asks: `Zone` < `__name__` < `a`.
-        all.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let unique = all.windows(2).all(|w| w[0].0 != w[1].0);
-        let valid = all
-            .iter()
-            .all(|(n, _)| *n == "__name__" || is_valid_label_name(n));
-        if !(unique && valid) {
-            return false;
-        }
-        for (n, v) in all {
-            encode_label(n, v, out);
-        }
-        true
-    }
+    u32::try_from(n).expect("a family has fewer than 4 billion rows")
 }
 
 /// One `Label` as field 1 of a `TimeSeries`.
@@ -281,26 +409,6 @@ fn encode_label(name: &str, value: &str, out: &mut Vec<u8>) {
     encode_key(2, WireType::LengthDelimited, out);
     encode_varint(value.len() as u64, out);
     out.extend_from_slice(value.as_bytes());
-}
-
-/// Appends one `TimeSeries` (field 1 of `WriteRequest`) with one sample.
-fn encode_row(labels: &[u8], bits: u64, ts: i64, out: &mut Vec<u8>) {
-    #[allow(
-        clippy::cast_sign_loss,
-        reason = "int64 is encoded as its two's complement bits, as protobuf does"
-    )]
-    let ts_bits = ts as u64;
-    let sample = 1 + 8 + 1 + encoded_len_varint(ts_bits);
-    let series = labels.len() + 1 + encoded_len_varint(sample as u64) + sample;
-    encode_key(1, WireType::LengthDelimited, out);
-    encode_varint(series as u64, out);
-    out.extend_from_slice(labels);
-    encode_key(2, WireType::LengthDelimited, out);
-    encode_varint(sample as u64, out);
-    encode_key(1, WireType::SixtyFourBit, out);
-    out.extend_from_slice(&bits.to_le_bytes());
-    encode_key(2, WireType::Varint, out);
-    encode_varint(ts_bits, out);
 }
 
 /// One group as planned in a tick: the group and its encoded families (pushed families in
@@ -354,13 +462,15 @@ pub struct TickPlan {
 }
 
 /// Where [`TickPlan::next_batch`] continues.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Cursor {
     group: usize,
     family: usize,
     series: usize,
     stale: usize,
     stale_row: usize,
+    /// Scratch space for `le`/`quantile` labels.
+    extra: Vec<u8>,
 }
 
 /// What one batch holds.
@@ -398,12 +508,13 @@ impl TickPlan {
                 (cur.family, cur.series) = (cur.family + 1, 0);
                 continue;
             };
-            let mut r = enc.series_rows(cur.series).start;
             let n = enc.series_rows(cur.series).len();
             if n > 0 {
-                slots(&series.value, |(_, _, v)| {
-                    encode_row(enc.row(r), wire_bits(v), self.timestamp_ms, out);
-                    r += 1;
+                let i = cur.series;
+                let ts = self.timestamp_ms;
+                slots(&series.value, |(suffix, extra, v)| {
+                    let slot = (suffix_index(suffix), extra.map(|(_, b)| b.to_bits()));
+                    enc.write_row(i, slot, (wire_bits(v), ts), &mut cur.extra, out);
                 });
                 info.samples += n;
             }
@@ -432,7 +543,9 @@ impl TickPlan {
                 (cur.stale, cur.stale_row) = (cur.stale + 1, 0);
                 continue;
             };
-            encode_row(s.family.row(row), STALE_NAN, self.timestamp_ms, out);
+            let (i, slot) = s.family.locate(row);
+            s.family
+                .write_row(i, slot, (STALE_NAN, self.timestamp_ms), &mut cur.extra, out);
             info.stale += 1;
             cur.stale_row += 1;
         }
@@ -462,10 +575,17 @@ fn push_time_sources(group: &Group) -> [(Str, Source); 2] {
     ]
 }
 
-/// The label bytes cache: the families of the last planned tick, by group. Shared by the
-/// lanes of every URL (the label bytes do not depend on the URL), so a second URL costs no
-/// second copy of them.
-pub type SharedCache = Arc<Mutex<HashMap<GroupingKey, PlannedGroup>>>;
+/// What planning reuses: the families of the last planned tick by group, and the encoded
+/// label sets they use. Shared by the lanes of every URL (the label bytes do not depend on
+/// the URL), so a second URL costs no second copy of them.
+#[derive(Debug, Default)]
+pub struct Cache {
+    groups: HashMap<GroupingKey, PlannedGroup>,
+    labels: LabelCache,
+}
+
+/// The [`Cache`] shared by every lane.
+pub type SharedCache = Arc<Mutex<Cache>>;
 
 /// Per lane: the (shared) label bytes cache and the last acknowledged tick.
 #[derive(Debug, Default)]
@@ -508,17 +628,24 @@ impl Encoder {
                 .cache
                 .lock()
                 .expect("label cache lock is never poisoned: planning does not panic");
+            let Cache {
+                groups: old_groups,
+                labels,
+            } = &mut *cache;
             for g in &snapshot.groups {
-                let planned = match cache.get(&g.key) {
+                let planned = match old_groups.get(&g.key) {
                     Some(p) if Arc::ptr_eq(&p.group, g) => p.clone(),
-                    old => self.plan_group(g, old),
+                    old => self.plan_group(g, old, labels),
                 };
                 rows += planned.families.iter().map(|f| f.rows()).sum::<usize>();
                 invalid_series += planned.families.iter().map(|f| f.invalid).sum::<usize>();
                 current.insert(g.key.clone(), planned.clone());
                 groups.push(planned);
             }
-            cache.clone_from(&current);
+            old_groups.clone_from(&current);
+            // Label sets no family holds any more (the acknowledged ticks of the lanes hold
+            // theirs) are let go.
+            labels.retain(|_, l| Arc::strong_count(l) > 1);
         }
         let stale = self.stale_rows(&current);
         let stale_rows = stale
@@ -535,7 +662,12 @@ impl Encoder {
         }
     }
 
-    fn plan_group(&self, g: &Arc<Group>, old: Option<&PlannedGroup>) -> PlannedGroup {
+    fn plan_group(
+        &self,
+        g: &Arc<Group>,
+        old: Option<&PlannedGroup>,
+        labels: &mut LabelCache,
+    ) -> PlannedGroup {
         let previous: HashMap<&str, &Arc<EncodedFamily>> = old
             .iter()
             .flat_map(|o| o.families.iter())
@@ -558,8 +690,9 @@ impl Encoder {
             .map(|(name, source)| (name, MetricType::Gauge, source));
         for (name, kind, source) in pushed.chain(times) {
             let series = source.series();
-            let enc = reuse(&name, kind, series)
-                .unwrap_or_else(|| Arc::new(encode_family(&name, kind, series, &self.external)));
+            let enc = reuse(&name, kind, series).unwrap_or_else(|| {
+                Arc::new(encode_family(&name, kind, series, &self.external, labels))
+            });
             families.push(enc);
             sources.push(source);
         }
@@ -591,9 +724,10 @@ impl Encoder {
                         rows: None,
                     }),
                     Some(f) => {
-                        let present: HashSet<&[u8]> = (0..f.rows()).map(|r| f.row(r)).collect();
+                        let present: HashSet<Vec<u8>> =
+                            (0..f.rows()).map(|r| f.row_labels(r)).collect();
                         let gone: Vec<u32> = (0..fam.rows())
-                            .filter(|&r| !present.contains(fam.row(r)))
+                            .filter(|&r| !present.contains(&fam.row_labels(r)))
                             .map(to_u32)
                             .collect();
                         if !gone.is_empty() {
@@ -751,6 +885,24 @@ mod tests {
     }
 
     #[test]
+    fn le_and_quantile_go_to_their_sorted_place_among_the_labels() {
+        let s = store();
+        put(
+            &s,
+            "job/j",
+            "# TYPE h histogram\nh_bucket{a=\"1\",z=\"2\",le=\"+Inf\"} 1\nh_count{a=\"1\",z=\"2\"} 1\n# TYPE s summary\ns{B=\"b\",r=\"3\",quantile=\"0.9\"} 4\n",
+        );
+        let got = sent(&mut Encoder::default(), &s, 1, LIMITS);
+        for want in [
+            "__name__=h_bucket,a=1,job=j,le=+Inf,z=2 1",
+            "__name__=h_count,a=1,job=j,z=2 1",
+            "B=b,__name__=s,job=j,quantile=0.9,r=3 4",
+        ] {
+            assert!(got.contains(&want.to_owned()), "{want} not in {got:#?}");
+        }
+    }
+
+    #[test]
     fn pushed_nans_are_normalised_so_they_cannot_be_stale_markers() {
         let s = store();
         put(&s, "job/j", "m NaN\n");
@@ -874,10 +1026,17 @@ mod tests {
             labels: vec![(Str::from("bad-name"), Str::from("v"))].into(),
             value: Value::Scalar(1.0),
         }];
-        let fam = encode_family(&Str::from("m"), MetricType::Gauge, &series, &[]);
+        let mut cache = LabelCache::new();
+        let fam = encode_family(&Str::from("m"), MetricType::Gauge, &series, &[], &mut cache);
         assert_eq!((fam.rows(), fam.invalid), (0, 1));
-        let fam = encode_family(&Str::from("0m"), MetricType::Gauge, &series[..0], &[]);
-        assert_eq!(fam.rows(), 0);
+        let valid = vec![Series {
+            labels: vec![(Str::from("a"), Str::from("v"))].into(),
+            value: Value::Scalar(1.0),
+        }];
+        let fam = encode_family(&Str::from("0m"), MetricType::Gauge, &valid, &[], &mut cache);
+        assert_eq!((fam.rows(), fam.invalid), (0, 1));
+        let fam = encode_family(&Str::from("m"), MetricType::Gauge, &valid, &[], &mut cache);
+        assert_eq!((fam.rows(), fam.invalid), (1, 0));
     }
 
     proptest::proptest! {
@@ -891,9 +1050,9 @@ mod tests {
                 .map(|n| (Str::from(n.as_str()), Str::from("v")))
                 .collect();
             let series = vec![Series { labels: labels.into(), value: Value::Scalar(1.0) }];
-            let fam = encode_family(&Str::from("m"), MetricType::Gauge, &series, &[]);
+            let fam = encode_family(&Str::from("m"), MetricType::Gauge, &series, &[], &mut LabelCache::new());
             let mut buf = Vec::new();
-            encode_row(fam.row(0), 1f64.to_bits(), 1, &mut buf);
+            fam.write_row(0, (0, None), (1f64.to_bits(), 1), &mut Vec::new(), &mut buf);
             let req = Decoded::decode(buf.as_slice()).expect("valid");
             let got: Vec<&str> = req.timeseries[0].labels.iter().map(|l| l.name.as_str()).collect();
             let mut want: Vec<&str> = names.iter().map(String::as_str).filter(|n| *n != "__name__").collect();
