@@ -164,6 +164,9 @@ pub struct Args {
     /// Output format of log messages.
     #[arg(long = "log.format", value_enum, default_value = "logfmt")]
     pub log_format: LogFormat,
+    /// Remote write (`--remote-write.*`).
+    #[command(flatten)]
+    pub remote_write: crate::remote_write::RemoteWriteArgs,
     /// Show application version (in the Go Pushgateway's format) and exit.
     #[arg(long = "version", short = 'V')]
     pub version: bool,
@@ -244,6 +247,8 @@ pub struct Config {
     pub log_level: String,
     /// Log format.
     pub log_format: LogFormat,
+    /// Remote write, when a URL is configured.
+    pub remote_write: Option<std::sync::Arc<crate::remote_write::RemoteWriteConfig>>,
     /// The flags as given, for the status API.
     pub flags: Vec<(String, String)>,
 }
@@ -300,6 +305,9 @@ pub enum ConfigError {
         "invalid --persistence.interval {0:?}: expected a positive duration like 5m, 30s or 1h30m"
     )]
     Duration(String),
+    /// Occurs when a `--remote-write.*` flag or the file's `remote_write:` section is unusable.
+    #[error(transparent)]
+    RemoteWrite(#[from] crate::remote_write::config::RemoteWriteConfigError),
     /// Occurs when a size limit flag is 0.
     #[error("invalid --{0} 0: must be at least 1")]
     ZeroLimit(&'static str),
@@ -380,6 +388,7 @@ impl Args {
         ]
         .into_iter()
         .chain(self.signal_flags())
+        .chain(self.remote_write.flags())
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
     }
@@ -535,7 +544,11 @@ impl Args {
         let crate::config_file::Compiled {
             renamer,
             aggregator,
+            remote_write,
         } = crate::config_file::compile(file, self.flink_rename, delimiter)?;
+        let remote_write =
+            crate::remote_write::config::build(&self.remote_write, remote_write.as_ref())?
+                .map(std::sync::Arc::new);
         let header_read_timeout = duration("web.header-read-timeout", &self.header_read_timeout)?;
         let web_config = (!self.web_config_file.is_empty())
             .then(|| {
@@ -579,6 +592,7 @@ impl Args {
             discard_corrupt: self.discard_corrupt,
             log_level: self.log_level,
             log_format: self.log_format,
+            remote_write,
             flags,
         })
     }

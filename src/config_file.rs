@@ -21,6 +21,8 @@
 //!   rules:                          # tried first, in order; the first match wins
 //!     - match: '^flink_taskmanager_job_task_operator_(?P<metric>.+)$'
 //!       name: 'flink_op_${metric}'
+//! remote_write:                     # crate::remote_write::RemoteWriteFile
+//!   endpoints: [{url: "http://mimir:9009/api/v1/push"}]
 //! aggregate:                        # crate::aggregate::AggregateSpec
 //!   defaults: true
 //!   append_to_metrics: false
@@ -49,6 +51,9 @@ pub struct ConfigFile {
     /// Rollups (see `aggregate`).
     #[serde(default)]
     pub aggregate: AggregateSpec,
+    /// Remote write endpoints and settings (see `remote_write::config`).
+    #[serde(default)]
+    pub remote_write: Option<crate::remote_write::RemoteWriteFile>,
 }
 
 /// A config file that cannot be used, and which file it was.
@@ -114,6 +119,8 @@ pub struct Compiled {
     pub renamer: Option<Arc<Renamer>>,
     /// The rollup rules.
     pub aggregator: Arc<Aggregator>,
+    /// The `remote_write:` section as written (merged with the flags by `config`).
+    pub remote_write: Option<crate::remote_write::RemoteWriteFile>,
 }
 
 /// Loads the file at `path` (the defaults without one) and compiles both sections.
@@ -149,6 +156,7 @@ pub fn compile(
     Ok(Compiled {
         renamer,
         aggregator: Arc::new(aggregator),
+        remote_write: file.remote_write,
     })
 }
 

@@ -24,6 +24,7 @@
 //! - [`config`] and [`telemetry`] handle flags, logging and the gateway's own metrics;
 //!   [`config_file`] reads the YAML file with rename and rollup rules; [`web_config`] the
 //!   exporter-toolkit web config file (TLS, basic auth).
+//! - [`remote_write`] sends the store to Prometheus-compatible TSDBs (Remote-Write 1.0).
 //! - [`ui`] serves the web UI at `<prefix>/` (server-rendered pages, bounded in size).
 //!
 //! A push costs O(size of the push): the store checks it against indexes kept up to date
@@ -52,6 +53,7 @@ pub mod model;
 pub mod parse;
 pub mod persist;
 pub mod proto;
+pub mod remote_write;
 pub mod render;
 pub mod server;
 pub mod store;

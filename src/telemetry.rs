@@ -49,6 +49,43 @@ pub const BUILTIN_FAMILIES: &[(&str, MetricType)] = &[
     ("pushgate_store_generation", MetricType::Gauge),
     ("pushgate_groups_expired_total", MetricType::Counter),
     ("pushgate_pushes_after_delete_total", MetricType::Counter),
+    // remote_write::metrics::FAMILIES (a test checks the two lists agree).
+    ("pushgate_remote_write_samples_total", MetricType::Counter),
+    (
+        "pushgate_remote_write_stale_markers_total",
+        MetricType::Counter,
+    ),
+    (
+        "pushgate_remote_write_samples_retried_total",
+        MetricType::Counter,
+    ),
+    (
+        "pushgate_remote_write_samples_failed_total",
+        MetricType::Counter,
+    ),
+    ("pushgate_remote_write_requests_total", MetricType::Counter),
+    (
+        "pushgate_remote_write_ticks_dropped_total",
+        MetricType::Counter,
+    ),
+    (
+        "pushgate_remote_write_sent_bytes_total",
+        MetricType::Counter,
+    ),
+    ("pushgate_remote_write_invalid_series", MetricType::Gauge),
+    ("pushgate_remote_write_pending_ticks", MetricType::Gauge),
+    (
+        "pushgate_remote_write_highest_sent_timestamp_seconds",
+        MetricType::Gauge,
+    ),
+    (
+        "pushgate_remote_write_request_duration_seconds",
+        MetricType::Histogram,
+    ),
+    (
+        "pushgate_remote_write_push_to_ack_lag_seconds",
+        MetricType::Histogram,
+    ),
 ];
 
 /// Rejected pushes logged at `info` per [`REJECTION_LOG_PERIOD`]; further ones in the same

@@ -63,6 +63,8 @@ pub struct AppState {
     pub render: render_pool::RenderPool,
     /// Sending `true` stops the server gracefully (signals, `/-/quit`).
     pub stop: watch::Sender<bool>,
+    /// The remote-write metrics, one per endpoint (empty without remote write).
+    pub remote_write: Vec<Arc<crate::remote_write::LaneMetrics>>,
     /// Unix seconds when the state was created (the status API's start time).
     pub started_at: f64,
     /// When the store was restored from disk (Unix seconds), 0 if it was not. Expiry counts
@@ -76,9 +78,16 @@ impl AppState {
     pub fn new(config: Config) -> AppState {
         let store = Store::with_limits(BUILTIN_FAMILIES, config.consistency_check, config.limits);
         let aggregator = config.aggregator.clone();
+        let remote_write = config
+            .remote_write
+            .iter()
+            .flat_map(|rw| &rw.endpoints)
+            .map(|e| Arc::new(crate::remote_write::LaneMetrics::new(&e.url)))
+            .collect();
         let signals = crate::flink::signals::Signals::new(config.signals.clone());
         AppState {
             signals,
+            remote_write,
             config,
             store,
             cache: ScrapeCache::default(),
@@ -239,6 +248,21 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     tokio::spawn(crate::flink::expiry::run(state.clone(), stop.subscribe()));
     if state.config.signals.enabled {
         tokio::spawn(crate::flink::signals::run(state.clone(), stop.subscribe()));
+    }
+    if let Some(rw) = &state.config.remote_write {
+        // The tasks end by themselves when `stop` turns true; nothing waits for them: remote
+        // write sends no final tick (the store persists, and a restart resumes sending).
+        drop(crate::remote_write::sender::spawn(
+            &state.store,
+            rw,
+            &state.remote_write,
+            &stop.subscribe(),
+        ));
+        info!(
+            endpoints = rw.endpoints.len(),
+            interval_s = rw.interval.as_secs_f64(),
+            "remote write enabled"
+        );
     }
     let web = state.config.web_config.as_deref();
     for note in web.iter().flat_map(|w| &w.warnings) {

@@ -80,6 +80,7 @@ pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
         let shared = st.cache.generation(snapshot.generation);
         let (groups, series) = st.store.counts();
         let mut own = st.metrics.families(groups, series, snapshot.generation);
+        own.extend(crate::remote_write::metrics::families(&st.remote_write));
         if st.aggregator.append_to_metrics {
             own.extend(st.aggregator.evaluate(&snapshot));
         }

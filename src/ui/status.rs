@@ -1,7 +1,8 @@
 //! The status view: build, runtime, store size, flags and endpoints.
 //!
 //! Owns: `?view=status`, the same facts as `GET /api/v1/status` (version, flags, start time)
-//! plus what an operator asks next (uptime, groups and series, where the endpoints are).
+//! plus what an operator asks next (uptime, groups and series, where the endpoints are, how
+//! remote write is doing).
 //! Does not own: the facts themselves (config, store, server state).
 
 use std::fmt::Write as _;
@@ -57,7 +58,9 @@ pub fn page(ctx: &Ctx<'_>, out: &mut String) -> String {
     for (k, v) in &rows {
         kv(out, k, v);
     }
-    out.push_str("</tbody></table><h2>Endpoints</h2><table class=\"kv\"><tbody>");
+    out.push_str("</tbody></table>");
+    remote_write(ctx, out);
+    out.push_str("<h2>Endpoints</h2><table class=\"kv\"><tbody>");
     let telemetry = state.config.telemetry_path.trim_start_matches('/');
     let endpoints = [
         (telemetry.to_owned(), "the merged scrape"),
@@ -87,6 +90,46 @@ pub fn page(ctx: &Ctx<'_>, out: &mut String) -> String {
     }
     out.push_str("</tbody></table></section>");
     "Status".to_owned()
+}
+
+/// One table row per remote-write endpoint (nothing without remote write).
+#[allow(clippy::cast_precision_loss, reason = "counters stay far below 2^52")]
+fn remote_write(ctx: &Ctx<'_>, out: &mut String) {
+    let lanes = &ctx.state.remote_write;
+    if lanes.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Remote write</h2><table class=\"remote-write\"><thead><tr><th>URL</th><th>Samples sent</th><th>Stale markers</th><th>Samples failed</th><th>Ticks dropped</th><th>Pending ticks</th><th>Last acknowledged</th><th>Last error</th></tr></thead><tbody>");
+    for lane in lanes {
+        let st = lane.status();
+        let last_ack = if st.last_ack > 0.0 {
+            format!(
+                "{} ({} ago)",
+                html::utc(st.last_ack),
+                html::duration(ctx.now - st.last_ack)
+            )
+        } else {
+            "never".to_owned()
+        };
+        let cells = [
+            st.url,
+            html::number(st.samples as f64),
+            html::number(st.stale as f64),
+            html::number(st.failed as f64),
+            html::number(st.dropped_ticks as f64),
+            st.pending.to_string(),
+            last_ack,
+            st.last_error.unwrap_or_default(),
+        ];
+        out.push_str("<tr>");
+        for c in &cells {
+            out.push_str("<td>");
+            esc(out, c);
+            out.push_str("</td>");
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
 }
 
 fn kv(out: &mut String, k: &str, v: &str) {

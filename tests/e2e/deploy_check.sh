@@ -10,7 +10,11 @@
 #     port, Grafana mounts the dashboard where its provider looks; `docker compose config` too
 #     when a compose plugin exists;
 #   - deploy/compose/prometheus.yml passes `promtool check config` and scrapes /metrics and
-#     /metrics/aggregated with honor_labels.
+#     /metrics/aggregated with honor_labels;
+#   - deploy/sharded/docker-compose.yml holds three pushgates remote-writing to VictoriaMetrics
+#     and HAProxy mounting haproxy.cfg, whose servers (and nginx.conf's) are the pushgates;
+#     `haproxy -c` accepts haproxy.cfg (haproxy installed with apt when missing); `nginx -t`
+#     checks nginx.conf when nginx is installed.
 # Prints "deploy-check: N passed, M failed[, K skipped]" last. Run by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -141,6 +145,63 @@ paths = sorted(j.get("metrics_path", "/metrics") for j in jobs if j.get("honor_l
 if paths != ["/metrics", "/metrics/aggregated"]:
     sys.exit(f"scrape jobs with honor_labels have paths {paths}")
 PY
+# --- the sharded set-up: three pushgates behind HAProxy (or nginx), remote-writing to VM
+if python3 - <<'PY'; then pass "deploy/sharded/docker-compose.yml: 3 pushgates remote-writing to VictoriaMetrics, HAProxy with haproxy.cfg, the balancers' servers are the pushgates"; else fail "deploy/sharded/docker-compose.yml (above)"; fi
+import os, re, sys, yaml
+base = "deploy/sharded"
+compose = yaml.safe_load(open(f"{base}/docker-compose.yml"))
+services = compose["services"]
+problems = []
+pgs = [n for n in ("pg1", "pg2", "pg3") if n in services]
+if len(pgs) != 3 or "haproxy" not in services or "victoriametrics" not in services:
+    problems.append(f"services are {sorted(services)}")
+for name in pgs:
+    svc = services[name]
+    ctx = os.path.join(base, svc["build"]["context"])
+    if not os.path.isfile(os.path.join(ctx, svc["build"].get("dockerfile", "Dockerfile"))):
+        problems.append(f"{name}: build context {ctx} has no Dockerfile")
+    cmd = svc.get("command", [])
+    if "--remote-write.url=http://victoriametrics:8428/api/v1/write" not in cmd:
+        problems.append(f"{name}: does not remote-write to victoriametrics: {cmd}")
+    if "--web.listen-address=:9091" not in cmd:
+        problems.append(f"{name}: does not listen on :9091: {cmd}")
+for name, svc in services.items():
+    for vol in svc.get("volumes", []):
+        src = vol.split(":")[0]
+        if src.startswith((".", "/")):
+            if not os.path.exists(os.path.join(base, src)):
+                problems.append(f"{name}: bind mount source {src} does not exist")
+        elif src not in (compose.get("volumes") or {}):
+            problems.append(f"{name}: named volume {src} is not declared")
+if "./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" not in services.get("haproxy", {}).get("volumes", []):
+    problems.append("haproxy does not mount ./haproxy.cfg where the haproxy image reads it")
+want = sorted(f"{n}:9091" for n in pgs)
+hap = sorted(re.findall(r"^\s*server \S+ (\S+)", open(f"{base}/haproxy.cfg").read(), re.M))
+ngx = sorted(re.findall(r"^\s*server (\S+);", open(f"{base}/nginx.conf").read(), re.M))
+for what, got in (("haproxy.cfg", hap), ("nginx.conf", ngx)):
+    if got != want:
+        problems.append(f"{what}: servers {got}, want {want}")
+if problems:
+    print("\n".join(problems))
+sys.exit(bool(problems))
+PY
+if ! command -v haproxy >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null || true
+fi
+if ! command -v haproxy >/dev/null; then
+  skip "haproxy -c: haproxy not installable here"
+elif haproxy -q -c -f deploy/sharded/haproxy.cfg >"$E2E_WORK/haproxy-check.log" 2>&1; then
+  pass "haproxy -c -f deploy/sharded/haproxy.cfg"
+else
+  fail "haproxy -c -f deploy/sharded/haproxy.cfg: $(cat "$E2E_WORK/haproxy-check.log")"
+fi
+if command -v nginx >/dev/null; then
+  # The upstream names only resolve inside compose: map them to loopback for the syntax check.
+  sed 's/server pg\([123]\):9091;/server 127.0.0.1:909\1;/' deploy/sharded/nginx.conf >"$E2E_WORK/nginx.conf"
+  if nginx -t -q -c "$E2E_WORK/nginx.conf" >"$E2E_WORK/nginx-check.log" 2>&1; then pass "nginx -t deploy/sharded/nginx.conf"; else fail "nginx -t: $(cat "$E2E_WORK/nginx-check.log")"; fi
+else
+  skip "nginx -t deploy/sharded/nginx.conf: nginx is not installed"
+fi
 if docker compose version >/dev/null 2>&1; then
   if docker compose -f deploy/compose/docker-compose.yml config -q; then pass "docker compose config"; else fail "docker compose config"; fi
 else

@@ -18,6 +18,7 @@ mod parse_errors;
 mod persistence;
 mod protobuf;
 mod push;
+mod remote_write;
 mod rename;
 mod routing;
 mod scrape;
