@@ -59,7 +59,7 @@ fn render_file(path: &Path) -> Result<(), String> {
     pushgate::persist::restore(&store, path, false).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for chunk in pushgate::render::render_store(&store.snapshot()) {
-        for part in chunk.bytes(pushgate::render::Format::Text) {
+        for part in chunk.bytes(pushgate::render::Format::Text, None) {
             out.extend_from_slice(&part);
         }
     }

@@ -78,6 +78,13 @@ pub struct Args {
     /// Most concurrent connections; further clients wait in the kernel's accept queue.
     #[arg(long = "web.max-connections", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Bytes of rendered series kept between scrapes (gzip segments first; uncompressed lines
+    /// only while under half of it); what does not fit is rendered per scrape. 0 keeps nothing.
+    #[arg(long = "render.cache-bytes", default_value_t = 256 * 1024 * 1024)]
+    pub render_cache_bytes: usize,
+    /// A scrape whose client takes no bytes for this long is abandoned.
+    #[arg(long = "web.scrape-stall-timeout", default_value = "60s")]
+    pub scrape_stall_timeout: String,
     /// Path to a web config file (the Prometheus exporter-toolkit format) that can enable TLS,
     /// basic auth and extra response headers; empty for plain HTTP without auth.
     #[arg(long = "web.config.file", default_value = "")]
@@ -231,6 +238,10 @@ pub struct Config {
     pub header_read_timeout: std::time::Duration,
     /// Most concurrent connections.
     pub max_connections: usize,
+    /// The render cache budget in bytes.
+    pub render_cache_bytes: usize,
+    /// How long a scrape may wait for its client to take bytes.
+    pub scrape_stall_timeout: std::time::Duration,
     /// TLS, basic auth and response headers from `--web.config.file`.
     pub web_config: Option<std::sync::Arc<crate::web_config::WebConfig>>,
     /// Listen on the systemd socket-activation listener instead of `listen`.
@@ -325,6 +336,11 @@ impl Args {
             ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
             ("web.header-read-timeout", self.header_read_timeout.clone()),
             ("web.max-connections", self.max_connections.to_string()),
+            (
+                "web.scrape-stall-timeout",
+                self.scrape_stall_timeout.clone(),
+            ),
+            ("render.cache-bytes", self.render_cache_bytes.to_string()),
             ("web.config.file", self.web_config_file.clone()),
             ("web.systemd-socket", self.systemd_socket.to_string()),
             ("web.local-assets", self.local_assets.clone()),
@@ -550,6 +566,8 @@ impl Args {
             crate::remote_write::config::build(&self.remote_write, remote_write.as_ref())?
                 .map(std::sync::Arc::new);
         let header_read_timeout = duration("web.header-read-timeout", &self.header_read_timeout)?;
+        let scrape_stall_timeout =
+            duration("web.scrape-stall-timeout", &self.scrape_stall_timeout)?;
         let web_config = (!self.web_config_file.is_empty())
             .then(|| {
                 crate::web_config::WebConfig::load(std::path::Path::new(&self.web_config_file))
@@ -583,6 +601,8 @@ impl Args {
             body_read_timeout,
             header_read_timeout,
             max_connections: self.max_connections,
+            render_cache_bytes: self.render_cache_bytes,
+            scrape_stall_timeout,
             web_config,
             systemd_socket: self.systemd_socket,
             local_assets: (!self.local_assets.is_empty()).then(|| self.local_assets.into()),

@@ -87,9 +87,39 @@ pub struct Stitcher {
     out: Vec<Bytes>,
     crc: Crc,
     pending: Vec<Bytes>,
+    pending_len: usize,
+    /// Streaming: the gzip header went out with the first [`Stitcher::drain`].
+    header_sent: bool,
 }
 
+/// Fresh parts are compressed together once they reach this size when streaming.
+const STREAM_PENDING: usize = 64 * 1024;
+
 impl Stitcher {
+    /// A stitcher whose output is taken as it grows, with [`Stitcher::drain`].
+    #[must_use]
+    pub fn streaming() -> Stitcher {
+        Stitcher::default()
+    }
+
+    /// Hands the compressed output so far (the gzip header first) to `emit`, compressing
+    /// pending fresh parts first when they are large. Says whether `emit` took everything.
+    pub fn drain(&mut self, emit: &mut dyn FnMut(Bytes) -> bool) -> bool {
+        if self.pending_len >= STREAM_PENDING {
+            self.flush_pending();
+        }
+        if self.out.is_empty() {
+            return true;
+        }
+        if !self.header_sent {
+            self.header_sent = true;
+            if !emit(Bytes::from_static(&HEADER)) {
+                return false;
+            }
+        }
+        self.out.drain(..).all(emit)
+    }
+
     /// Appends a cached segment (zero-copy).
     pub fn cached(&mut self, segment: &Segment) {
         self.flush_pending();
@@ -99,13 +129,15 @@ impl Stitcher {
 
     /// Appends `parts`, to be compressed with the fresh parts next to them.
     pub fn fresh(&mut self, parts: &[Bytes]) {
-        self.pending
-            .extend(parts.iter().filter(|p| !p.is_empty()).cloned());
+        for part in parts {
+            self.fresh_one(part.clone());
+        }
     }
 
     /// Appends one part, to be compressed with the fresh parts next to them.
     pub fn fresh_one(&mut self, part: Bytes) {
         if !part.is_empty() {
+            self.pending_len += part.len();
             self.pending.push(part);
         }
     }
@@ -116,6 +148,7 @@ impl Stitcher {
         }
         let segment = Segment::compress(&self.pending);
         self.pending.clear();
+        self.pending_len = 0;
         self.out.extend(segment.data);
         self.crc.combine(&segment.crc);
     }
@@ -130,8 +163,8 @@ impl Stitcher {
         }
     }
 
-    /// The gzip header, everything appended, the final empty block and the trailer: the
-    /// body's chunks.
+    /// The gzip header (unless [`Stitcher::drain`] sent it), everything appended and not yet
+    /// drained, the final empty block and the trailer: the body's (remaining) chunks.
     #[must_use]
     pub fn finish(mut self) -> Vec<Bytes> {
         self.flush_pending();
@@ -143,7 +176,9 @@ impl Stitcher {
         tail.extend_from_slice(&self.crc.sum().to_le_bytes());
         tail.extend_from_slice(&self.crc.amount().to_le_bytes());
         let mut out = Vec::with_capacity(self.out.len() + 2);
-        out.push(Bytes::from_static(&HEADER));
+        if !self.header_sent {
+            out.push(Bytes::from_static(&HEADER));
+        }
         out.append(&mut self.out);
         out.push(Bytes::from(tail));
         out

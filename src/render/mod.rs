@@ -8,16 +8,18 @@
 //! the protobuf wire layout (see [`protobuf`]), what OpenMetrics changes (see [`openmetrics`])
 //! or the gzip framing (see [`gzip`]).
 //!
-//! Nothing is re-formatted when it did not change: each stored family renders its series once
-//! per format (cached on the family, which a push replaces), and a scrape splices zero-copy
+//! Nothing is re-formatted when it did not change (while the render budget holds it, see
+//! [`cache`]): each stored family renders its series once per format (kept on the family,
+//! which a push replaces), and a scrape splices zero-copy
 //! `Bytes` runs of them. When families of several groups interleave in Go order we merge them
 //! with a heap, emitting maximal runs from one group at a time; for Flink (the job label differs
 //! per group) a family usually comes out as one run per group. Per store generation and format,
-//! the assembled families are cached, and so are their gzip segments, so repeated scrapes of an
-//! unchanged store cost only the gateway's own metrics (which change on every scrape, so they
-//! are rendered, and compressed, fresh each time: [`assemble_pieces`] says which runs of the
-//! cached families go out unchanged between them).
+//! the merged family list is cached; a body is streamed from it ([`Rendered::stream`]) family
+//! by family, gzip segments stitched as they come, so the gateway's own metrics (rendered and
+//! compressed fresh for each scrape: [`assemble_pieces`] says where they go) and any family
+//! the budget could not keep cost their rendering, and nothing waits for the whole body.
 
+pub mod cache;
 pub mod gzip;
 pub mod openmetrics;
 pub mod protobuf;
@@ -25,7 +27,7 @@ pub mod series;
 pub mod text;
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -37,6 +39,7 @@ use crate::store::group::{
     PUSH_TIME_HELP, PUSH_TIME_NAME,
 };
 use crate::store::Snapshot;
+use cache::RenderBudget;
 
 /// An exposition format a scrape can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,27 +115,27 @@ impl Part {
         }
     }
 
-    fn len(&self, format: Format, gzipped: bool) -> usize {
+    fn len(&self, format: Format, gzipped: bool, budget: Budget<'_>) -> usize {
         match self.whole_family() {
-            Some(family) => family.whole_len(format, gzipped),
-            None => self.bytes(format).len(),
+            Some(family) => family.whole_len(format, gzipped, budget),
+            None => self.bytes(format, budget).len(),
         }
     }
 
     /// The uncompressed bytes.
-    fn bytes(&self, format: Format) -> Bytes {
+    fn bytes(&self, format: Format, budget: Budget<'_>) -> Bytes {
         match self {
             Part::Bytes(b) => b.clone(),
-            Part::Run { family, start, end } => family.lines(format).run(*start, *end),
+            Part::Run { family, start, end } => family.lines(format, budget).run(*start, *end),
         }
     }
 
-    /// Appends this part to a gzip stitcher: a whole family as its cached segment, anything
-    /// else as fresh bytes.
-    fn stitch(&self, format: Format, stitcher: &mut gzip::Stitcher) {
+    /// Appends this part to a gzip stitcher: a whole family as its segment, anything else as
+    /// fresh bytes.
+    fn stitch(&self, format: Format, stitcher: &mut gzip::Stitcher, budget: Budget<'_>) {
         match self.whole_family() {
-            Some(family) => stitcher.cached(family.segment(format)),
-            None => stitcher.fresh_one(self.bytes(format)),
+            Some(family) => stitcher.cached(&family.segment(format, budget)),
+            None => stitcher.fresh_one(self.bytes(format, budget)),
         }
     }
 }
@@ -150,8 +153,8 @@ pub struct FamilyChunk {
 impl FamilyChunk {
     /// The uncompressed bytes of the family in `format`.
     #[must_use]
-    pub fn bytes(&self, format: Format) -> Vec<Bytes> {
-        self.parts.iter().map(|p| p.bytes(format)).collect()
+    pub fn bytes(&self, format: Format, budget: Budget<'_>) -> Vec<Bytes> {
+        self.parts.iter().map(|p| p.bytes(format, budget)).collect()
     }
 }
 
@@ -193,7 +196,7 @@ impl Source<'_> {
                 start,
                 end,
             },
-            (Source::Own(f), _) => Part::Bytes(f.lines(format).run(start, end)),
+            (Source::Own(f), _) => Part::Bytes(f.lines(format, None).run(start, end)),
             (Source::Time(g, which), Format::Protobuf) => {
                 let value = if *which == 0 {
                     g.times.success
@@ -223,27 +226,41 @@ impl Source<'_> {
 /// `push_failure_time_seconds`, sorted by family name, in the text format.
 #[must_use]
 pub fn render_store(snapshot: &Snapshot) -> Vec<FamilyChunk> {
-    render_store_as(snapshot, Format::Text, false)
+    render_store_as(snapshot, Format::Text, false, None)
 }
 
 /// [`render_store`] in any format, for an identity or a gzip body (a protobuf family's length
 /// prefix is taken from whichever form of its series that body uses).
 #[must_use]
-pub fn render_store_as(snapshot: &Snapshot, format: Format, gzipped: bool) -> Vec<FamilyChunk> {
+pub fn render_store_as(
+    snapshot: &Snapshot,
+    format: Format,
+    gzipped: bool,
+    budget: Budget<'_>,
+) -> Vec<FamilyChunk> {
     let by_name = collect_sources(&snapshot.groups, &[]);
     let taken = |n: &str| by_name.contains_key(n);
-    let enc = Encoding { format, gzipped };
+    let enc = Encoding {
+        format,
+        gzipped,
+        budget,
+    };
     by_name
         .iter()
         .map(|(name, sources)| merge_family(name, sources, None, enc, &taken))
         .collect()
 }
 
-/// What a rendering is for: the format, and whether the body is gzipped.
+/// The render budget stored families keep their renderings under (`None`: kept outside any
+/// budget, for one-off renderings such as benches and the gateway's own families).
+pub type Budget<'a> = Option<&'a Arc<RenderBudget>>;
+
+/// What a rendering is for: the format, whether the body is gzipped, and the budget.
 #[derive(Debug, Clone, Copy)]
-struct Encoding {
+struct Encoding<'a> {
     format: Format,
     gzipped: bool,
+    budget: Budget<'a>,
 }
 
 fn collect_sources<'a>(
@@ -277,7 +294,7 @@ fn merge_family(
     name: &str,
     sources: &[Source<'_>],
     fixed_help: Option<&str>,
-    enc: Encoding,
+    enc: Encoding<'_>,
     taken: &impl Fn(&str) -> bool,
 ) -> FamilyChunk {
     let format = enc.format;
@@ -303,7 +320,10 @@ fn merge_family(
         Format::Text => header(name, help, kind),
         Format::OpenMetrics => openmetrics::header(name, help, kind, taken),
         Format::Protobuf => {
-            let len = parts.iter().map(|p| p.len(format, enc.gzipped)).sum();
+            let len = parts
+                .iter()
+                .map(|p| p.len(format, enc.gzipped, enc.budget))
+                .sum();
             protobuf::family_prefix(name, help, kind, len)
         }
     });
@@ -413,26 +433,47 @@ pub fn assemble(cached: &[FamilyChunk], snapshot: &Snapshot, own: &[StoredFamily
         cached,
         &assemble_pieces(cached, snapshot, own, Format::Text),
         Format::Text,
+        None,
     )
 }
 
 /// The uncompressed body's chunks for `pieces` over `cached`.
 #[must_use]
-pub fn flatten(cached: &[FamilyChunk], pieces: &[Piece], format: Format) -> Vec<Bytes> {
+pub fn flatten(
+    cached: &[FamilyChunk],
+    pieces: &[Piece],
+    format: Format,
+    budget: Budget<'_>,
+) -> Vec<Bytes> {
     let mut out = Vec::with_capacity(cached.iter().map(|c| c.parts.len()).sum::<usize>() + 16);
+    emit_flat(cached, pieces, format, budget, &mut |b| {
+        out.push(b);
+        true
+    });
+    out
+}
+
+/// Hands the uncompressed body's chunks for `pieces` over `cached` to `emit`, in order, until
+/// it returns false. Says whether all were handed over.
+fn emit_flat(
+    cached: &[FamilyChunk],
+    pieces: &[Piece],
+    format: Format,
+    budget: Budget<'_>,
+    emit: &mut dyn FnMut(Bytes) -> bool,
+) -> bool {
     for piece in pieces {
-        match piece {
-            Piece::Cached(range) => {
-                out.extend(
-                    cached[range.clone()]
-                        .iter()
-                        .flat_map(|c| c.parts.iter().map(|p| p.bytes(format))),
-                );
+        let parts: &mut dyn Iterator<Item = &Part> = match piece {
+            Piece::Cached(range) => &mut cached[range.clone()].iter().flat_map(|c| &c.parts),
+            Piece::Fresh(parts) => &mut parts.iter(),
+        };
+        for part in parts {
+            if !emit(part.bytes(format, budget)) {
+                return false;
             }
-            Piece::Fresh(parts) => out.extend(parts.iter().map(|p| p.bytes(format))),
         }
     }
-    out
+    true
 }
 
 /// Says how a scrape body is made of cached families (rendered in `format`) and the gateway's
@@ -452,6 +493,7 @@ pub fn assemble_pieces(
         Encoding {
             format,
             gzipped: false,
+            budget: None,
         },
     )
 }
@@ -460,7 +502,7 @@ fn assemble_pieces_for(
     cached: &[FamilyChunk],
     snapshot: &Snapshot,
     own: &[StoredFamily],
-    enc: Encoding,
+    enc: Encoding<'_>,
 ) -> Vec<Piece> {
     let format = enc.format;
     let mut own_sorted: Vec<&StoredFamily> = own.iter().collect();
@@ -516,25 +558,22 @@ fn assemble_pieces_for(
     pieces
 }
 
-/// A gzip segment, compressed by the first scraper that needs it.
-type SegmentSlot = Arc<OnceLock<gzip::Segment>>;
-
-/// What one store generation's scrapes share: the merged families per format and encoding,
-/// and the gzip segments of their cached runs (stitched from the families' own segments, so a
-/// generation after a push compresses only what the push changed, plus family headers).
+/// What one store generation's scrapes share: the merged families per format and encoding (a
+/// list of headers and references to the stored families, whose renderings the families keep
+/// under the render budget).
 #[derive(Debug)]
 pub struct Rendered {
     generation: u64,
+    budget: Arc<RenderBudget>,
     chunks: [OnceLock<Arc<Vec<FamilyChunk>>>; 6],
-    gzip: Mutex<HashMap<(Format, Range<usize>), SegmentSlot>>,
 }
 
 impl Rendered {
-    fn new(generation: u64) -> Rendered {
+    fn new(generation: u64, budget: Arc<RenderBudget>) -> Rendered {
         Rendered {
             generation,
+            budget,
             chunks: Default::default(),
-            gzip: Mutex::default(),
         }
     }
 
@@ -552,12 +591,18 @@ impl Rendered {
     ) -> Arc<Vec<FamilyChunk>> {
         debug_assert_eq!(snapshot.generation, self.generation);
         self.chunks[format.slot() * 2 + usize::from(gzipped)]
-            .get_or_init(|| Arc::new(render_store_as(snapshot, format, gzipped)))
+            .get_or_init(|| {
+                Arc::new(render_store_as(
+                    snapshot,
+                    format,
+                    gzipped,
+                    Some(&self.budget),
+                ))
+            })
             .clone()
     }
 
-    /// The whole body of a scrape: the cached families in `format` plus the gateway's own,
-    /// gzipped or not.
+    /// The whole body of a scrape, collected: see [`Rendered::stream`].
     #[must_use]
     pub fn body(
         &self,
@@ -566,51 +611,85 @@ impl Rendered {
         format: Format,
         gzipped: bool,
     ) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        self.stream(snapshot, own, format, gzipped, &mut |b| {
+            out.push(b);
+            true
+        });
+        out
+    }
+
+    /// The whole body of a scrape (the stored families in `format` plus the gateway's own,
+    /// gzipped or not), handed to `emit` chunk by chunk as it is made, so the first bytes go
+    /// out before the last family is rendered. Stops when `emit` returns false (the client
+    /// went away) and says whether the body was complete.
+    pub fn stream(
+        &self,
+        snapshot: &Snapshot,
+        own: &[StoredFamily],
+        format: Format,
+        gzipped: bool,
+        emit: &mut dyn FnMut(Bytes) -> bool,
+    ) -> bool {
+        let budget = Some(&self.budget);
         let cached = self.chunks_for(snapshot, format, gzipped);
-        let pieces = assemble_pieces_for(&cached, snapshot, own, Encoding { format, gzipped });
+        let enc = Encoding {
+            format,
+            gzipped,
+            budget,
+        };
+        let pieces = assemble_pieces_for(&cached, snapshot, own, enc);
         if !gzipped {
-            return flatten(&cached, &pieces, format);
+            return emit_flat(&cached, &pieces, format, budget, emit);
         }
-        let mut stitcher = gzip::Stitcher::default();
+        let mut stitcher = gzip::Stitcher::streaming();
         for piece in &pieces {
-            match piece {
-                Piece::Cached(range) => {
-                    let slot = self
-                        .gzip
-                        .lock()
-                        .expect("gzip segment map lock is never poisoned: no panics inside")
-                        .entry((format, range.clone()))
-                        .or_default()
-                        .clone();
-                    // Stitched outside the map lock; concurrent scrapers wait for one.
-                    let segment = slot.get_or_init(|| {
-                        let mut inner = gzip::Stitcher::default();
-                        for part in cached[range.clone()].iter().flat_map(|c| &c.parts) {
-                            part.stitch(format, &mut inner);
-                        }
-                        inner.into_segment()
-                    });
-                    stitcher.cached(segment);
-                }
-                Piece::Fresh(parts) => {
-                    for part in parts {
-                        part.stitch(format, &mut stitcher);
-                    }
+            let parts: &mut dyn Iterator<Item = &Part> = match piece {
+                Piece::Cached(range) => &mut cached[range.clone()].iter().flat_map(|c| &c.parts),
+                Piece::Fresh(parts) => &mut parts.iter(),
+            };
+            for part in parts {
+                part.stitch(format, &mut stitcher, budget);
+                if !stitcher.drain(emit) {
+                    return false;
                 }
             }
         }
-        stitcher.finish()
+        stitcher.finish().into_iter().all(emit)
     }
 }
 
 /// Caches renderings per store generation. Concurrent scrapers of a new generation wait for
-/// one rendering per format instead of each doing it.
-#[derive(Debug, Default)]
+/// one merge per format instead of each doing it.
+#[derive(Debug)]
 pub struct ScrapeCache {
+    budget: Arc<RenderBudget>,
     slot: Mutex<Option<Arc<Rendered>>>,
 }
 
+impl Default for ScrapeCache {
+    /// A cache that keeps every rendering (benches and tools).
+    fn default() -> Self {
+        ScrapeCache::new(RenderBudget::unlimited())
+    }
+}
+
 impl ScrapeCache {
+    /// A cache whose families keep their renderings under `budget`.
+    #[must_use]
+    pub fn new(budget: Arc<RenderBudget>) -> ScrapeCache {
+        ScrapeCache {
+            budget,
+            slot: Mutex::default(),
+        }
+    }
+
+    /// The render budget.
+    #[must_use]
+    pub fn budget(&self) -> &Arc<RenderBudget> {
+        &self.budget
+    }
+
     /// The shared renderings of `generation`. A scrape holding an older snapshot than the
     /// cache gets a private entry, so it never evicts the newer one.
     pub fn generation(&self, generation: u64) -> Arc<Rendered> {
@@ -620,9 +699,11 @@ impl ScrapeCache {
             .expect("scrape cache lock is never poisoned: nothing panics while holding it");
         match slot.as_ref() {
             Some(r) if r.generation == generation => r.clone(),
-            Some(r) if r.generation > generation => Arc::new(Rendered::new(generation)),
+            Some(r) if r.generation > generation => {
+                Arc::new(Rendered::new(generation, self.budget.clone()))
+            }
             _ => {
-                let fresh = Arc::new(Rendered::new(generation));
+                let fresh = Arc::new(Rendered::new(generation, self.budget.clone()));
                 *slot = Some(fresh.clone());
                 fresh
             }
@@ -727,7 +808,7 @@ mod tests {
         }
         let before: Vec<*const gzip::Segment> = families()
             .iter()
-            .map(|f| std::ptr::from_ref(f.segment(Format::Text)))
+            .map(|f| Arc::as_ptr(&f.segment(Format::Text, None)))
             .collect();
         push(&store, "b", "x{i=\"2\"} 4\n");
         let newer = store.snapshot();
@@ -736,11 +817,91 @@ mod tests {
             .body(&newer, &[], Format::Text, true);
         let after: Vec<*const gzip::Segment> = families()
             .iter()
-            .map(|f| std::ptr::from_ref(f.segment(Format::Text)))
+            .map(|f| Arc::as_ptr(&f.segment(Format::Text, None)))
             .collect();
         // Group a's two families are the same (not recompressed); b's one family is new.
         assert_eq!(before[..2], after[..2]);
         assert_ne!(before[2], after[2]);
+    }
+
+    fn bodies(cache: &ScrapeCache, snap: &Snapshot) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for format in Format::ALL {
+            for gzipped in [false, true] {
+                let body = cache
+                    .generation(snap.generation)
+                    .body(snap, &[], format, gzipped);
+                out.push(concat(&body));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_render_budget_bounds_what_families_keep_and_never_changes_a_body() {
+        // Fresh families for each budget: kept renderings live on the families.
+        for limit in [0, 64, 1 << 20] {
+            let store = two_groups();
+            let snap = store.snapshot();
+            let budget = cache::RenderBudget::new(limit);
+            let cache = ScrapeCache::new(budget.clone());
+            let first = bodies(&cache, &snap);
+            for round in 1..3 {
+                assert!(
+                    bodies(&cache, &snap) == first,
+                    "limit {limit}, round {round}"
+                );
+                assert!(
+                    budget.used() <= limit,
+                    "limit {limit}: {} kept",
+                    budget.used()
+                );
+            }
+            let kept = snap
+                .groups
+                .iter()
+                .flat_map(|g| g.families.values())
+                .filter(|f| {
+                    Format::ALL
+                        .iter()
+                        .any(|&x| f.keeps_lines(x) || f.keeps_segment(x))
+                })
+                .count();
+            // The same families rendered with no budget at all give the same bodies.
+            assert!(
+                bodies(&ScrapeCache::default(), &snap) == first,
+                "limit {limit}"
+            );
+            if limit == 0 {
+                assert_eq!(kept, 0, "a zero budget keeps nothing");
+            } else if limit == 1 << 20 {
+                assert_eq!(kept, 3, "a large budget keeps every family");
+            }
+        }
+    }
+
+    #[test]
+    fn a_replaced_family_gives_its_budget_back() {
+        let store = two_groups();
+        let budget = cache::RenderBudget::new(1 << 20);
+        let cache = ScrapeCache::new(budget.clone());
+        let _ = bodies(&cache, &store.snapshot());
+        let full = budget.used();
+        assert!(full > 0);
+        store
+            .apply(WriteRequest {
+                key: GroupingKey::from_path("job/b").expect("valid"),
+                families: Vec::new(),
+                replace: true,
+            })
+            .expect("an empty PUT applies");
+        // The old generation's renderings still reference the family until a newer one replaces it.
+        let _ = cache.generation(store.snapshot().generation);
+        assert!(
+            budget.used() < full,
+            "{} of {full} still kept",
+            budget.used()
+        );
     }
 
     #[test]

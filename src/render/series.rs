@@ -90,6 +90,12 @@ pub struct RenderedLines {
 }
 
 impl RenderedLines {
+    /// The heap bytes this rendering holds (what the render budget counts).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.len() + self.offsets.capacity() * std::mem::size_of::<u32>()
+    }
+
     /// The bytes of series `start..end` (one zero-copy slice).
     #[must_use]
     pub fn run(&self, start: usize, end: usize) -> Bytes {

@@ -1,8 +1,10 @@
-//! The response body type: one buffer, or a list of zero-copy chunks (a scrape).
+//! The response body type: one buffer, a list of zero-copy chunks, or a stream of them (a
+//! scrape, rendered while it is sent).
 //!
-//! Owns: [`Body`], a minimal `hyper::body::Body` with an exact size hint, so scrapes carry a
-//! `Content-Length` and hyper can write the cached `Bytes` runs without copying them into one
-//! buffer first; and the unread request body of an early answer ([`Body::hold`]).
+//! Owns: [`Body`], a minimal `hyper::body::Body`: with an exact size hint when all chunks are
+//! known up front (a `Content-Length`), chunked when they arrive from a render thread through
+//! [`Body::stream`]; hyper writes the `Bytes` runs without copying them into one buffer; and
+//! the unread request body of an early answer ([`Body::hold`]).
 //!
 //! Why hold it: an answer decided from the headers alone (401, 413, 415, 405) leaves the
 //! request body unread. Over HTTP/2, dropping a body that is still arriving resets its stream,
@@ -17,7 +19,6 @@
 //! sent), HTTP/1.1 closes the connection.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -30,9 +31,26 @@ use hyper::body::{Frame, SizeHint};
 pub struct Body {
     chunks: VecDeque<Bytes>,
     remaining: u64,
+    /// More chunks to come from a render thread (see [`Body::stream`]).
+    stream: Option<tokio::sync::mpsc::Receiver<Streamed>>,
     /// The request body left unread, drained once this body is dropped (see the module docs).
     held: Option<Held>,
 }
+
+/// What a render thread sends a streaming body.
+#[derive(Debug)]
+pub enum Streamed {
+    /// The next chunks, in order.
+    Chunks(Vec<Bytes>),
+    /// The body is complete.
+    Done,
+}
+
+/// Why a streamed body ended early: the render thread stopped before saying it was done
+/// (hyper then aborts the response instead of ending it as if it were whole).
+#[derive(Debug, thiserror::Error)]
+#[error("the scrape body stopped before it was complete")]
+pub struct Truncated;
 
 /// An unread request body and the bounds of draining it.
 #[derive(Debug)]
@@ -86,6 +104,19 @@ impl Body {
         Body {
             chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
             remaining,
+            stream: None,
+            held: None,
+        }
+    }
+
+    /// A body whose chunks arrive on `rx` (after `first`), ending at [`Streamed::Done`]; no
+    /// `Content-Length`, so HTTP/1.1 sends it chunked.
+    #[must_use]
+    pub fn stream(first: Vec<Bytes>, rx: tokio::sync::mpsc::Receiver<Streamed>) -> Body {
+        Body {
+            chunks: first.into_iter().filter(|c| !c.is_empty()).collect(),
+            remaining: 0,
+            stream: Some(rx),
             held: None,
         }
     }
@@ -126,26 +157,48 @@ impl From<&'static str> for Body {
 
 impl hyper::body::Body for Body {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = Truncated;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match self.chunks.pop_front() {
-            Some(chunk) => {
-                self.remaining -= chunk.len() as u64;
-                Poll::Ready(Some(Ok(Frame::data(chunk))))
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Truncated>>> {
+        loop {
+            if let Some(chunk) = self.chunks.pop_front() {
+                if self.stream.is_none() {
+                    self.remaining -= chunk.len() as u64;
+                }
+                return Poll::Ready(Some(Ok(Frame::data(chunk))));
             }
-            None => Poll::Ready(None),
+            let Some(rx) = self.stream.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match rx.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Streamed::Chunks(chunks))) => {
+                    self.chunks
+                        .extend(chunks.into_iter().filter(|c| !c.is_empty()));
+                }
+                Poll::Ready(Some(Streamed::Done)) => {
+                    self.stream = None;
+                }
+                Poll::Ready(None) => {
+                    self.stream = None;
+                    return Poll::Ready(Some(Err(Truncated)));
+                }
+            }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.chunks.is_empty()
+        self.chunks.is_empty() && self.stream.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
+        if self.stream.is_some() {
+            SizeHint::default()
+        } else {
+            SizeHint::with_exact(self.remaining)
+        }
     }
 }

@@ -85,12 +85,15 @@ impl AppState {
             .map(|e| Arc::new(crate::remote_write::LaneMetrics::new(&e.url)))
             .collect();
         let signals = crate::flink::signals::Signals::new(config.signals.clone());
+        let cache = ScrapeCache::new(crate::render::cache::RenderBudget::new(
+            config.render_cache_bytes,
+        ));
         AppState {
             signals,
             remote_write,
             config,
             store,
-            cache: ScrapeCache::default(),
+            cache,
             metrics: SelfMetrics::default(),
             aggregator,
             render: render_pool::RenderPool::default(),

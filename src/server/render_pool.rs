@@ -1,7 +1,10 @@
 //! The threads that render scrapes: few, and at a lower CPU priority than pushes.
 //!
 //! Owns: [`RenderPool`], a fixed set of OS threads (niced by [`NICE`] on Linux) that run scrape
-//! rendering jobs, and the hand-off of each result back to the async handler.
+//! rendering jobs, and the hand-off of each result back to the async handler; and streaming
+//! renders ([`RenderPool::stream`]): a scrape body rendered on its own niced thread and handed
+//! to the response in batches through a small bounded channel, so the first bytes go out at
+//! once and at most [`STREAM_QUEUE`] batches wait in memory whatever the body's size.
 //! Does not own: what is rendered (see `render` and `server::scrape`).
 //!
 //! Why: a scrape after pushes renders and compresses every family the pushes changed (at 1M
@@ -13,6 +16,11 @@
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::body::Streamed;
 
 use tracing::debug;
 
@@ -21,6 +29,19 @@ pub const NICE: i32 = 10;
 
 /// Number of render threads.
 pub const THREADS: usize = 2;
+
+/// Streaming renders running at once; more scrapes wait for a turn.
+pub const STREAMS: usize = 4;
+
+/// Batches of a streamed body waiting for the client, at most.
+pub const STREAM_QUEUE: usize = 4;
+
+/// A streamed body's first batch goes out at this size (time to first byte), later ones at
+/// [`STREAM_BATCH`].
+const STREAM_FIRST_BATCH: usize = 16 * 1024;
+
+/// Bytes per batch of a streamed body.
+const STREAM_BATCH: usize = 256 * 1024;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -38,6 +59,7 @@ pub enum RenderPoolError {
 #[derive(Debug)]
 pub struct RenderPool {
     jobs: Mutex<mpsc::Sender<Job>>,
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl Default for RenderPool {
@@ -85,6 +107,7 @@ impl RenderPool {
         }
         RenderPool {
             jobs: Mutex::new(tx),
+            streams: Arc::new(tokio::sync::Semaphore::new(STREAMS)),
         }
     }
 
@@ -107,6 +130,67 @@ impl RenderPool {
             .send(job)
             .map_err(|_| RenderPoolError::Lost)?;
         rx.await.map_err(|_| RenderPoolError::Lost)
+    }
+}
+
+impl RenderPool {
+    /// Runs `work` on a new low-priority thread (at most [`STREAMS`] at once), handing what it
+    /// emits to the returned channel in batches. `work` gets `emit`, which says false once the
+    /// client is gone or took nothing for `stall` (then `work` should stop), and returns
+    /// whether it emitted everything; only then is [`Streamed::Done`] sent, so a body that
+    /// stopped early ends in an error, not as if it were whole.
+    ///
+    /// # Errors
+    /// [`RenderPoolError::Lost`] when no thread could be started.
+    pub async fn stream<F>(
+        &self,
+        stall: Duration,
+        work: F,
+    ) -> Result<tokio::sync::mpsc::Receiver<Streamed>, RenderPoolError>
+    where
+        F: FnOnce(&mut dyn FnMut(Bytes) -> bool) -> bool + Send + 'static,
+    {
+        let permit = self
+            .streams
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| RenderPoolError::Lost)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(STREAM_QUEUE);
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::Builder::new()
+            .name("pushgate-stream".to_owned())
+            .spawn(move || {
+                let _permit = permit;
+                lower_priority();
+                let send = |batch| {
+                    matches!(
+                        runtime
+                            .block_on(async { tokio::time::timeout(stall, tx.send(batch)).await }),
+                        Ok(Ok(()))
+                    )
+                };
+                let mut batch = Vec::new();
+                let mut batch_len = 0;
+                let mut limit = STREAM_FIRST_BATCH;
+                let complete = crate::render::series::with_label_texts(|| {
+                    work(&mut |bytes: Bytes| {
+                        batch_len += bytes.len();
+                        batch.push(bytes);
+                        if batch_len < limit {
+                            return true;
+                        }
+                        limit = STREAM_BATCH;
+                        batch_len = 0;
+                        send(Streamed::Chunks(std::mem::take(&mut batch)))
+                    })
+                });
+                if complete && (batch.is_empty() || send(Streamed::Chunks(batch))) {
+                    send(Streamed::Done);
+                }
+            })
+            .map_err(|_| RenderPoolError::Lost)?;
+        Ok(rx)
     }
 }
 

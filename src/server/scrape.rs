@@ -2,10 +2,12 @@
 //! metrics, in the format and encoding the scraper prefers.
 //!
 //! Owns: content negotiation ([`negotiate`] over `Accept`, [`accepts_gzip`] over
-//! `Accept-Encoding`) and the scrape response. Rendering runs on the low-priority render
-//! threads (see [`super::render_pool`]), so it never slows pushes down; the per-generation [`crate::render::ScrapeCache`]
-//! makes repeated scrapes of an unchanged store cost only the gateway's own families, in every
-//! format and encoding.
+//! `Accept-Encoding`) and the scrape response. The body is rendered on a low-priority thread
+//! and streamed while it is made (see [`super::render_pool`]): the first bytes leave at once,
+//! at most a few batches wait in memory, and a push never waits behind a scrape. The stored
+//! families keep their renderings under `--render.cache-bytes` (see [`crate::render::cache`]),
+//! so repeated scrapes of an unchanged store cost only what does not fit, plus the gateway's
+//! own families.
 //!
 //! Negotiation, as prometheus/common `expfmt.Negotiate` does it, plus OpenMetrics: the media
 //! range with the highest `q` that we can serve wins (ties: the earlier one in the header).
@@ -22,7 +24,7 @@ use hyper::header::{
 };
 use hyper::{Response, StatusCode};
 
-use super::body::Body;
+use super::body::{Body, Streamed};
 use super::response::{text, Resp};
 use super::AppState;
 use crate::parse::{PROTOBUF_MEDIA_TYPE, PROTOBUF_PROTO};
@@ -75,11 +77,12 @@ pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
         .metrics
         .record_scrape(format.name(), if gzipped { "gzip" } else { "identity" });
     let st = state.clone();
-    let work = move || {
+    let work = move |emit: &mut dyn FnMut(bytes::Bytes) -> bool| {
         let snapshot = st.store.snapshot();
         let shared = st.cache.generation(snapshot.generation);
         let (groups, series) = st.store.counts();
         let mut own = st.metrics.families(groups, series, snapshot.generation);
+        own.extend(st.cache.budget().families());
         own.extend(crate::remote_write::metrics::families(&st.remote_write));
         if st.aggregator.append_to_metrics {
             own.extend(st.aggregator.evaluate(&snapshot));
@@ -87,12 +90,24 @@ pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
         own.extend(crate::flink::signals::expose::families(
             &st.signals.latest(),
         ));
-        shared.body(&snapshot, &own, format, gzipped)
+        shared.stream(&snapshot, &own, format, gzipped, emit)
     };
-    let rendered = state.render.run(work).await;
-    match rendered {
-        Ok(parts) => {
-            let mut r = Response::new(Body::chunks(parts));
+    let stall = state.config.scrape_stall_timeout;
+    let first = match state.render.stream(stall, work).await {
+        Ok(mut rx) => match rx.recv().await {
+            Some(Streamed::Chunks(first)) => Ok((first, Some(rx))),
+            Some(Streamed::Done) => Ok((Vec::new(), None)),
+            None => Err("the render thread stopped"),
+        },
+        Err(_) => Err("no render thread could be started"),
+    };
+    match first {
+        Ok((first, rx)) => {
+            let body = match rx {
+                Some(rx) => Body::stream(first, rx),
+                None => Body::chunks(first),
+            };
+            let mut r = Response::new(body);
             let h = r.headers_mut();
             h.insert(
                 CONTENT_TYPE,
@@ -105,7 +120,7 @@ pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
             r
         }
         Err(e) => {
-            tracing::error!(error = %e, "scrape rendering failed");
+            tracing::error!(error = e, "scrape rendering failed");
             text(StatusCode::INTERNAL_SERVER_ERROR, "scrape rendering failed")
         }
     }

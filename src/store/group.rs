@@ -2,9 +2,10 @@
 //!
 //! Owns: [`Group`], [`StoredFamily`], [`Series`], the Go Pushgateway's series order
 //! ([`go_order`]) and each family's lazily rendered forms: per format, the gzip segment of all
-//! its series (what Prometheus scrapes need; kept, it is about 1/20 of the text) and the
-//! uncompressed lines (only built, and kept, once an uncompressed scrape or a partial run needs
-//! them).
+//! its series (what Prometheus scrapes need; about 1/20 of the text) and the uncompressed
+//! lines (built when an uncompressed scrape or a partial run needs them). Both are kept only
+//! while the server's render budget admits them (see `render::cache`); otherwise they are made
+//! for the scrape at hand and dropped after it.
 //! Does not own: validation (see `consistency`) or the merge across groups (see `render`).
 //!
 //! A push builds new `StoredFamily` values outside the store lock (interned labels, sorted
@@ -20,6 +21,7 @@ use bytes::Bytes;
 
 use crate::grouping::GroupingKey;
 use crate::model::{MetricType, Value};
+use crate::render::cache::{Form, RenderBudget, Ticket};
 use crate::render::gzip::Segment;
 use crate::render::series::{render_lines, RenderedLines};
 use crate::render::Format;
@@ -56,9 +58,30 @@ pub struct StoredFamily {
     /// the same label sets in the same order is put in Go's order without sorting again.
     /// Shared by every re-push of the same shape.
     order: Arc<[u32]>,
-    rendered: OnceLock<RenderedLines>,
-    rendered_protobuf: OnceLock<RenderedLines>,
-    segments: [OnceLock<Segment>; 3],
+    /// Uncompressed series: `[0]` text (and OpenMetrics, whose sample lines are the same),
+    /// `[1]` protobuf. Kept only when the render budget admits them.
+    lines: [OnceLock<Kept<RenderedLines>>; 2],
+    /// gzip segments of all series, slots as in `lines`.
+    segments: [OnceLock<Kept<Segment>>; 2],
+    /// The uncompressed protobuf size of all series (a protobuf family's length prefix needs
+    /// it even when neither form is kept).
+    protobuf_len: OnceLock<usize>,
+}
+
+/// A rendering a family keeps, with its claim on the render budget (none when kept outside
+/// any budget: the gateway's own families, which live for one scrape).
+#[derive(Debug)]
+struct Kept<T> {
+    value: Arc<T>,
+    _ticket: Option<Ticket>,
+}
+
+/// The cache slot of `format`'s rendering.
+fn form_slot(format: Format) -> usize {
+    match format {
+        Format::Text | Format::OpenMetrics => 0,
+        Format::Protobuf => 1,
+    }
 }
 
 impl StoredFamily {
@@ -122,75 +145,118 @@ impl StoredFamily {
             series,
             pushed_at,
             order,
-            rendered: OnceLock::new(),
-            rendered_protobuf: OnceLock::new(),
+            lines: Default::default(),
             segments: Default::default(),
+            protobuf_len: OnceLock::new(),
         }
     }
 
-    /// The uncompressed series of this family in `format`, rendered on first use and kept.
-    pub fn lines(&self, format: Format) -> &RenderedLines {
+    /// The uncompressed series of this family in `format`: the kept rendering, or a new one,
+    /// kept when `budget` admits it (`None`: kept outside any budget).
+    pub fn lines(&self, format: Format, budget: Option<&Arc<RenderBudget>>) -> Arc<RenderedLines> {
+        let slot = &self.lines[form_slot(format)];
+        if let Some(kept) = slot.get() {
+            if let Some(b) = budget {
+                b.hit(Form::Lines);
+            }
+            return kept.value.clone();
+        }
+        let made = Arc::new(self.render_lines(format));
+        let ticket = match budget {
+            None => None,
+            Some(b) => {
+                b.miss(Form::Lines);
+                match b.admit(Form::Lines, made.heap_bytes()) {
+                    Some(t) => Some(t),
+                    None => return made,
+                }
+            }
+        };
+        // A concurrent scrape may have kept its own rendering first: then ours (and its
+        // ticket) is dropped after this scrape.
+        let _ = slot.set(Kept {
+            value: made.clone(),
+            _ticket: ticket,
+        });
+        made
+    }
+
+    fn render_lines(&self, format: Format) -> RenderedLines {
         match format {
-            Format::Text | Format::OpenMetrics => self.rendered(),
-            Format::Protobuf => self.rendered_protobuf(),
+            Format::Text | Format::OpenMetrics => render_lines(self),
+            Format::Protobuf => crate::render::protobuf::render_metrics(self),
         }
     }
 
-    /// Whether the uncompressed lines in `format` are kept (an uncompressed scrape or a
-    /// partial run needed them).
+    /// Whether the uncompressed lines in `format` are kept.
     #[must_use]
     pub fn keeps_lines(&self, format: Format) -> bool {
-        self.lines_if_rendered(format).is_some()
+        self.lines[form_slot(format)].get().is_some()
     }
 
-    /// The uncompressed lines in `format` if some scrape already needed them.
-    fn lines_if_rendered(&self, format: Format) -> Option<&RenderedLines> {
-        match format {
-            Format::Text | Format::OpenMetrics => self.rendered.get(),
-            Format::Protobuf => self.rendered_protobuf.get(),
-        }
+    /// Whether the gzip segment in `format` is kept.
+    #[must_use]
+    pub fn keeps_segment(&self, format: Format) -> bool {
+        self.segments[form_slot(format)].get().is_some()
     }
 
-    /// All series of this family in `format` as one gzip segment, compressed on first use. The
-    /// uncompressed lines are rendered for it only transiently unless already kept.
-    pub fn segment(&self, format: Format) -> &Segment {
-        // OpenMetrics sample lines are the text lines: one segment serves both.
-        let slot = match format {
-            Format::OpenMetrics => Format::Text,
-            f => f,
-        };
-        self.segments[slot.slot()].get_or_init(|| {
-            if let Some(lines) = self.lines_if_rendered(slot) {
-                return Segment::compress([&lines.bytes]);
+    /// All series of this family in `format` as one gzip segment: the kept one, or a new one
+    /// (from the kept lines if any, else from lines rendered just for it), kept when `budget`
+    /// admits it.
+    pub fn segment(&self, format: Format, budget: Option<&Arc<RenderBudget>>) -> Arc<Segment> {
+        let slot = &self.segments[form_slot(format)];
+        if let Some(kept) = slot.get() {
+            if let Some(b) = budget {
+                b.hit(Form::Gzip);
             }
-            let lines = match slot {
-                Format::Text | Format::OpenMetrics => render_lines(self),
-                Format::Protobuf => crate::render::protobuf::render_metrics(self),
-            };
-            Segment::compress([&lines.bytes])
-        })
-    }
-
-    /// The uncompressed size of all series in `format`, from whichever form exists (the
-    /// segment is made when neither does and `gzipped`, else the lines).
-    pub fn whole_len(&self, format: Format, gzipped: bool) -> usize {
-        match self.lines_if_rendered(format) {
-            Some(lines) => lines.bytes.len(),
-            None if gzipped => self.segment(format).len(),
-            None => self.lines(format).bytes.len(),
+            return kept.value.clone();
         }
+        let made = Arc::new(match self.lines[form_slot(format)].get() {
+            Some(lines) => Segment::compress([&lines.value.bytes]),
+            None => Segment::compress([&self.render_lines(format).bytes]),
+        });
+        let ticket = match budget {
+            None => None,
+            Some(b) => {
+                b.miss(Form::Gzip);
+                match b.admit(Form::Gzip, made.compressed_len()) {
+                    Some(t) => Some(t),
+                    None => return made,
+                }
+            }
+        };
+        let _ = slot.set(Kept {
+            value: made.clone(),
+            _ticket: ticket,
+        });
+        made
     }
 
-    /// The text lines of every series (no `# HELP`/`# TYPE`), rendered on first use.
-    pub fn rendered(&self) -> &RenderedLines {
-        self.rendered.get_or_init(|| render_lines(self))
-    }
-
-    /// Every series as an encoded `Metric` field of a `MetricFamily` message, encoded on first
-    /// use (see `render::protobuf`).
-    pub fn rendered_protobuf(&self) -> &RenderedLines {
-        self.rendered_protobuf
-            .get_or_init(|| crate::render::protobuf::render_metrics(self))
+    /// The uncompressed size of all series in `format`, from whichever form is kept (else the
+    /// segment is made when `gzipped`, the lines when not). Remembered for protobuf, whose
+    /// family prefix needs it on every scrape.
+    pub fn whole_len(
+        &self,
+        format: Format,
+        gzipped: bool,
+        budget: Option<&Arc<RenderBudget>>,
+    ) -> usize {
+        let measure = || {
+            let slot = form_slot(format);
+            if let Some(lines) = self.lines[slot].get() {
+                lines.value.bytes.len()
+            } else if let Some(segment) = self.segments[slot].get() {
+                segment.value.len()
+            } else if gzipped {
+                self.segment(format, budget).len()
+            } else {
+                self.lines(format, budget).bytes.len()
+            }
+        };
+        match format {
+            Format::Protobuf => *self.protobuf_len.get_or_init(measure),
+            _ => measure(),
+        }
     }
 }
 

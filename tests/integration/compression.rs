@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use prost::Message;
 
 use crate::protobuf::{delimited, family, gauge_metric, PROTOBUF_ACCEPT, PROTOBUF_CT};
-use crate::support::{fixture, pushed_only, sample_lines, start, start_with};
+use crate::support::{fixture, pushed_only, sample_lines, sample_value, start, start_with};
 use pushgate::proto::MetricType as T;
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {
@@ -233,4 +233,112 @@ async fn gzip_scrapes_are_one_member_with_the_same_content_in_every_format() {
             }
         }
     }
+}
+
+/// Every format, identity and gzip, as the pushed part of the text (protobuf: family names
+/// and sizes), for comparing scrapes of one store.
+async fn pushed_views(s: &crate::support::TestServer) -> Vec<String> {
+    let mut out = Vec::new();
+    for accept in [
+        "text/plain",
+        "application/openmetrics-text; version=1.0.0",
+        PROTOBUF_ACCEPT,
+    ] {
+        for gzip in [false, true] {
+            let mut headers = vec![("Accept", accept)];
+            if gzip {
+                headers.push(("Accept-Encoding", "gzip"));
+            }
+            let r = s
+                .request("GET", "/metrics", &headers, b"")
+                .await
+                .expect_status(200);
+            let body = if gzip {
+                gunzip_single_member(&r.body)
+            } else {
+                r.body.clone()
+            };
+            out.push(if accept == PROTOBUF_ACCEPT {
+                format!(
+                    "{:?}",
+                    crate::protobuf::decode_all(&body)
+                        .into_iter()
+                        .filter(|f| !f.name().starts_with("pushgate")
+                            && !f.name().starts_with("process_"))
+                        .map(|f| (f.name().to_owned(), f.encoded_len()))
+                        .collect::<Vec<_>>()
+                )
+            } else {
+                pushed_only(&String::from_utf8(body).expect("UTF-8"))
+            });
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_small_render_cache_stays_within_its_budget_and_changes_no_scrape() {
+    for budget in ["0", "20000"] {
+        let s = start_with(&["--render.cache-bytes", budget]).await;
+        for tm in 0..4 {
+            s.put_ok(
+                &format!("/metrics/job/flinkpgwf451c26a333bf1ebebb2cf061f1cfd7{tm}/tm/{tm}"),
+                &fixture("flink-2.3.0/tm.txt"),
+            )
+            .await;
+        }
+        s.put_ok("/metrics/job/mixed", &fixture("api/mixed.txt"))
+            .await;
+        let first = pushed_views(&s).await;
+        // identity and gzip say the same in each format
+        for pair in first.chunks(2) {
+            assert_eq!(pair[0], pair[1], "budget {budget}");
+        }
+        assert_eq!(
+            pushed_views(&s).await,
+            first,
+            "budget {budget}: second round"
+        );
+        let own = s.scrape().await;
+        let limit: f64 = budget.parse().expect("number");
+        let value = |series| sample_value(&own, series).unwrap_or_else(|| panic!("{series}"));
+        assert_eq!(value("pushgate_render_cache_limit_bytes"), limit);
+        assert!(value("pushgate_render_cache_bytes") <= limit, "{own}");
+        assert!(value("pushgate_render_cache_misses_total{form=\"gzip\"}") > 0.0);
+        assert!(value("pushgate_render_cache_refused_total{form=\"gzip\"}") > 0.0);
+        if budget == "0" {
+            assert_eq!(
+                value("pushgate_render_cache_hits_total{form=\"gzip\"}"),
+                0.0
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_large_scrape_is_streamed_chunked_and_complete() {
+    let s = start().await;
+    for tm in 0..8 {
+        s.put_ok(
+            &format!("/metrics/job/flinkpgwf451c26a333bf1ebebb2cf061f1cfd7{tm}/tm/{tm}"),
+            &fixture("flink-2.3.0/tm.txt"),
+        )
+        .await;
+    }
+    let r = s
+        .request("GET", "/metrics", &[], b"")
+        .await
+        .expect_status(200);
+    assert!(r.body.len() > 512 * 1024, "{} bytes", r.body.len());
+    assert_eq!(r.header("content-length"), None);
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    let text = r.text();
+    assert!(text.ends_with('\n'));
+    // Every pushed series of every TaskManager is there once.
+    let one = sample_lines(&fixture("flink-2.3.0/tm.txt")).len();
+    let pushed = sample_lines(&pushed_only(&text))
+        .iter()
+        .filter(|l| !l.starts_with("push_"))
+        .count();
+    assert_eq!(pushed, one * 8);
 }
