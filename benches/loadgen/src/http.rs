@@ -87,32 +87,69 @@ pub async fn send(
     (start.elapsed(), result.err().unwrap_or(Outcome::Ok))
 }
 
+/// The exposition format a scrape asks for in `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScrapeFormat {
+    /// The text format 0.0.4, as Prometheus 2.x asks for it.
+    Text,
+    /// OpenMetrics 1.0.0 text.
+    Openmetrics,
+    /// Delimited protobuf `MetricFamily` messages.
+    Protobuf,
+}
+
+impl ScrapeFormat {
+    /// The `Accept` header sent.
+    pub fn accept(self) -> &'static str {
+        match self {
+            Self::Text => "text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+            Self::Openmetrics => "application/openmetrics-text;version=1.0.0",
+            Self::Protobuf => {
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
+            }
+        }
+    }
+}
+
 /// What one scrape returned.
 #[derive(Debug, Clone, Default)]
 pub struct Scrape {
     /// Time to the last byte.
     pub latency: Duration,
+    /// Time to the first byte: until the response head (status and headers) was in, what curl
+    /// calls `time_starttransfer`. A server that renders everything before answering (both
+    /// gateways do) spends most of the scrape here.
+    pub ttfb: Duration,
     /// Body bytes as received (compressed when gzip was used).
     pub bytes: u64,
-    /// Newlines in the body when it was not compressed (about the sample count plus two per
-    /// family); 0 for gzip.
+    /// Newlines in the body when it was uncompressed text (about the sample count plus two
+    /// per family); 0 for gzip and protobuf.
     pub lines: u64,
     /// Whether the answer was gzip-encoded.
     pub gzip: bool,
+    /// The answer's `Content-Type`.
+    pub content_type: String,
 }
 
-/// `GET`s the exposition, asking for gzip when `gzip`, and reads it to the end.
+impl Scrape {
+    /// Whether `lines` were counted: an uncompressed text answer.
+    pub fn counts_lines(&self) -> bool {
+        !self.gzip && !self.content_type.contains("protobuf")
+    }
+}
+
+/// `GET`s the exposition in `format`, asking for gzip when `gzip`, and reads it to the end.
 pub async fn scrape(
     client: &HttpClient,
     uri: &Uri,
+    format: ScrapeFormat,
     gzip: bool,
     timeout: Duration,
 ) -> (Scrape, Outcome) {
     let mut request = Request::builder()
         .method(Method::GET)
         .uri(uri.clone())
-        // What Prometheus 2.x sends for the text format.
-        .header(ACCEPT, "text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
+        .header(ACCEPT, format.accept());
     if gzip {
         request = request.header(ACCEPT_ENCODING, "gzip");
     }
@@ -123,16 +160,25 @@ pub async fn scrape(
         Bytes::new(),
         timeout,
         |response| async move {
+            let ttfb = start.elapsed();
             let status = response.status();
             let is_gzip = response
                 .headers()
                 .get(CONTENT_ENCODING)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+            let content_type = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
             let mut body = response.into_body();
             let mut result = Scrape {
+                ttfb,
                 gzip: is_gzip,
+                content_type,
                 ..Scrape::default()
             };
+            let count_lines = result.counts_lines();
             while !body.is_end_stream() {
                 let Some(frame) = body.frame().await else {
                     break;
@@ -140,7 +186,7 @@ pub async fn scrape(
                 let frame = frame.map_err(|e| io(&e))?;
                 if let Ok(data) = frame.into_data() {
                     result.bytes += data.len() as u64;
-                    if !is_gzip {
+                    if count_lines {
                         result.lines += memchr::memchr_iter(b'\n', &data).count() as u64;
                     }
                 }

@@ -10,7 +10,24 @@
 //! pushgate-loadgen --groups 100 --preset medium --interval 10s --scrapers 1 --duration 60s
 //! # throughput: 4 connections as fast as possible, rotating over 100 preloaded groups
 //! pushgate-loadgen --groups 100 --preload 100 --rate max --connections 4 --duration 20s --json
+//! # steady state: 100 TaskManagers x 50k series preloaded, each re-pushed every 10 s
+//! # (10 pushes/s, 500k samples/s), a gzip scrape every 5 s
+//! pushgate-loadgen --scenario steady --groups 100 --preset large --interval 10s \
+//!     --scrape-interval 5s --duration 120s --server-pid "$(pidof pushgate)" --json
 //! ```
+//!
+//! `--scenario steady` is shorthand, and every flag it implies can be given alone: it preloads
+//! every group (`--preload <groups>`), pushes each one every `--interval` (so it refuses
+//! `--rate`), runs one scraper (`--scrapers 1`, unless more are asked for) every
+//! `--scrape-interval`, and asks for gzip (`--gzip`, unless `--no-gzip`). `--accept` picks the
+//! exposition format scraped (text 0.0.4, OpenMetrics 1.0.0 or delimited protobuf).
+//!
+//! The summary (`--json`) holds the run's settings (`target`, `scenario`, `schedule`,
+//! `interval_s`, `pushes_expected_per_s`, `connections`, `layout`, `series_per_tm`,
+//! `body_bytes_per_tm`, `jm_series`, `groups`, `preload_groups`, `stored_series`, `scrapers`,
+//! `scrape_interval_s`, `scrape_accept`, `gzip_requested`, `timeout_s`), the preload
+//! (`preload_seconds`, `preload_errors`), `delete_errors`, and the measurements listed in
+//! `stats`.
 //!
 //! Modules: `model` (Flink metric sets and presets), `run` (schedules and bounds), `http`
 //! (timed requests), `stats` (hdrhistogram latencies, RSS, progress and summary).
@@ -49,6 +66,7 @@ use hyper::Uri;
 use pushgate_reporter::push::{job_with_suffix, push_path};
 use serde_json::json;
 
+use crate::http::ScrapeFormat;
 use crate::model::{Layout, Process};
 use crate::run::{Group, Plan, Schedule};
 use crate::stats::Stats;
@@ -61,6 +79,13 @@ enum Preset {
     Medium,
     /// About 50,000 series per TaskManager.
     Large,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Preload every group, re-push each every --interval, one gzip scraper every
+    /// --scrape-interval.
+    Steady,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,6 +104,10 @@ struct Args {
     /// Base URL of the gateway (loopback only).
     #[arg(long, default_value = "http://127.0.0.1:9091")]
     target: String,
+    /// A named scenario: `steady` = --preload <groups>, pushes on --interval, at least one
+    /// scraper, --gzip (unless --no-gzip).
+    #[arg(long, value_enum)]
+    scenario: Option<Scenario>,
     /// Metric set per TaskManager.
     #[arg(long, value_enum, default_value = "medium")]
     preset: Preset,
@@ -125,8 +154,14 @@ struct Args {
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     scrape_interval: Duration,
     /// Ask for gzip (`Accept-Encoding: gzip`) when scraping.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_gzip")]
     gzip: bool,
+    /// Do not ask for gzip, even with --scenario steady.
+    #[arg(long)]
+    no_gzip: bool,
+    /// Exposition format asked for in `Accept` when scraping.
+    #[arg(long, value_enum, default_value = "text")]
+    accept: ScrapeFormat,
     /// Path scraped.
     #[arg(long, default_value = "/metrics")]
     scrape_path: String,
@@ -195,6 +230,24 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl Args {
+    /// Fills in what `--scenario` implies.
+    fn apply_scenario(&mut self) -> Result<()> {
+        match self.scenario {
+            None => {}
+            Some(Scenario::Steady) => {
+                if self.rate.is_some() {
+                    bail!("--scenario steady pushes every --interval; it takes no --rate");
+                }
+                if self.preload == 0 {
+                    self.preload = self.groups;
+                }
+                self.scrapers = self.scrapers.max(1);
+                self.gzip = !self.no_gzip;
+            }
+        }
+        Ok(())
+    }
+
     fn layout(&self) -> Layout {
         let base = match self.preset {
             Preset::Small => Layout::SMALL,
@@ -286,7 +339,8 @@ fn group_uri(args: &Args, base: &str, process: &Process) -> Result<Uri> {
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    args.apply_scenario()?;
     let layout = args.layout();
     let schedule = args.schedule()?;
     let base = args.target.trim_end_matches('/').to_owned();
@@ -315,7 +369,10 @@ fn main() -> Result<()> {
 
     let mut summary = stats.summary(outcome.measured_seconds);
     info.extend([
-        ("preload_seconds".to_owned(), json!(outcome.preload_seconds)),
+        (
+            "preload_seconds".to_owned(),
+            json!((outcome.preload_seconds * 1000.0).round() / 1000.0),
+        ),
         ("preload_errors".to_owned(), json!(outcome.preload_errors)),
         ("delete_errors".to_owned(), json!(outcome.delete_errors)),
     ]);
@@ -328,6 +385,11 @@ fn main() -> Result<()> {
         print_summary(&summary);
     }
     Ok(())
+}
+
+/// Groups pushed in the measured phase: the TaskManagers asked for, and the JobManager.
+fn active_of(args: &Args, jm: usize, tms: usize) -> usize {
+    (args.groups + jm).min(tms + jm)
 }
 
 /// Builds the processes, their URLs and bodies. `None` after `--dry-run`.
@@ -348,15 +410,22 @@ fn setup(
         body.len()
     };
     let total_series: usize = processes.iter().map(Process::series).sum();
-    let active = (args.groups + jm).min(processes.len());
+    let active = active_of(args, jm, tms);
     let preload = if args.preload > 0 {
         args.preload + jm
     } else {
         0
     };
+    let interval = match schedule {
+        Schedule::Interval { every, .. } => Some(every.as_secs_f64()),
+        _ => None,
+    };
     let info = json!({
         "target": base,
+        "scenario": args.scenario.map(|s| format!("{s:?}").to_lowercase()),
         "schedule": format!("{schedule:?}"),
+        "interval_s": interval,
+        "pushes_expected_per_s": interval.map(|i| (active_of(args, jm, tms) as f64 / i * 1000.0).round() / 1000.0),
         "connections": args.connections,
         "layout": {
             "jobs": layout.jobs, "tasks": layout.tasks, "slots": layout.slots,
@@ -369,7 +438,10 @@ fn setup(
         "preload_groups": preload,
         "stored_series": total_series,
         "scrapers": args.scrapers,
+        "scrape_interval_s": args.scrape_interval.as_secs_f64(),
+        "scrape_accept": format!("{:?}", args.accept).to_lowercase(),
         "gzip_requested": args.gzip,
+        "timeout_s": args.timeout.as_secs_f64(),
     });
     let serde_json::Value::Object(info) = info else {
         unreachable!("json! of an object literal is an object")
@@ -409,6 +481,7 @@ fn setup(
         scrape_uri: format!("{base}{}", args.scrape_path)
             .parse()
             .context("scrape URL")?,
+        scrape_format: args.accept,
         gzip: args.gzip,
         server_pid: args.server_pid,
         delete_on_exit: !args.no_delete,
@@ -448,8 +521,9 @@ fn prerender(groups: &mut [Group], variants: usize, threads: usize) {
 fn print_summary(s: &serde_json::Value) {
     let get = |path: &str| s.pointer(path).cloned().unwrap_or(serde_json::Value::Null);
     println!(
-        "target      {}  schedule {}  groups {}  series/TM {}",
+        "target      {}  scenario {}  schedule {}  groups {}  series/TM {}",
         get("/target"),
+        get("/scenario"),
         get("/schedule"),
         get("/groups"),
         get("/series_per_tm")
@@ -461,26 +535,40 @@ fn print_summary(s: &serde_json::Value) {
         get("/preload_errors")
     );
     println!(
-        "pushes      {} in {} s: {} pushes/s, {} samples/s, {} MB/s",
+        "pushes      {} in {} s: {} pushes/s (expected {}, {} late), {} samples/s, {} MB/s",
         get("/pushes"),
         get("/seconds"),
         get("/pushes_per_s"),
+        get("/pushes_expected_per_s"),
+        get("/pushes_late"),
         get("/samples_per_s"),
         get("/push_mb_per_s")
     );
     println!("push ms     {}", get("/push_latency_ms"));
     println!("errors      {}  {}", get("/errors"), get("/error_samples"));
     println!(
-        "scrapes     {}  ms {}  bytes {}  lines {} (min {} max {})  encoding {}",
+        "scrapes     {} ({} over the interval)  encoding {}  content type {}",
         get("/scrapes"),
-        get("/scrape_latency_ms"),
-        get("/scrape_bytes_avg"),
+        get("/scrapes_over_interval"),
+        get("/scrape_encoding"),
+        get("/scrape_content_type")
+    );
+    println!("scrape ms   {}", get("/scrape_latency_ms"));
+    println!("first byte  {}", get("/scrape_ttfb_ms"));
+    println!("scrape B    {}", get("/scrape_bytes"));
+    println!("first       {}", get("/scrape_first"));
+    println!(
+        "lines       {} (min {} max {})",
         get("/scrape_lines_avg"),
         get("/scrape_lines_min"),
-        get("/scrape_lines_max"),
-        get("/scrape_encoding")
+        get("/scrape_lines_max")
     );
     println!("server RSS  {} MiB", get("/server_rss_mib"));
+    println!(
+        "server CPU  {}  loadgen cores {}",
+        get("/server_cpu"),
+        get("/loadgen_cpu_cores")
+    );
 }
 
 #[cfg(test)]
@@ -506,5 +594,33 @@ mod tests {
         assert!(!ok("http://10.0.0.1:9091"));
         assert!(!ok("http://example.com:9091"));
         assert!(!ok("https://127.0.0.1:9091"));
+    }
+
+    #[test]
+    fn steady_scenario() {
+        let parse = |extra: &[&str]| {
+            let mut args = Args::try_parse_from(
+                ["pushgate-loadgen", "--scenario", "steady", "--groups", "7"]
+                    .iter()
+                    .chain(extra),
+            )
+            .expect("valid flags");
+            args.apply_scenario().map(|()| args)
+        };
+        let args = parse(&[]).expect("steady");
+        assert_eq!(args.preload, 7);
+        assert_eq!(args.scrapers, 1);
+        assert!(args.gzip);
+        assert!(matches!(
+            args.schedule(),
+            Ok(Schedule::Interval { every, .. }) if every == Duration::from_secs(10)
+        ));
+        let args = parse(&["--no-gzip", "--scrapers", "2", "--preload", "3"]).expect("steady");
+        assert!(!args.gzip);
+        assert_eq!((args.scrapers, args.preload), (2, 3));
+        assert!(parse(&["--rate", "max"]).is_err());
+        let accept = Args::try_parse_from(["x", "--accept", "protobuf"]).expect("valid");
+        assert_eq!(accept.accept, ScrapeFormat::Protobuf);
+        assert!(Args::try_parse_from(["x", "--gzip", "--no-gzip"]).is_err());
     }
 }

@@ -13,9 +13,9 @@ use bytes::Bytes;
 use hyper::{Method, Uri};
 use tokio::time::Instant;
 
-use crate::http::{self, HttpClient};
+use crate::http::{self, HttpClient, ScrapeFormat};
 use crate::model::Process;
-use crate::stats::{Progress, Stats};
+use crate::stats::{Mark, Progress, Stats};
 
 /// How pushes are scheduled.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,6 +97,7 @@ pub struct Plan {
     pub scrapers: usize,
     pub scrape_interval: Duration,
     pub scrape_uri: Uri,
+    pub scrape_format: ScrapeFormat,
     pub gzip: bool,
     pub server_pid: Option<u32>,
     pub delete_on_exit: bool,
@@ -129,12 +130,12 @@ pub struct Outcome {
 /// Runs the plan: preload, measure, clean up.
 pub async fn run(plan: Plan, stats: Arc<Stats>) -> Outcome {
     let plan = Arc::new(plan);
-    stats.sample_rss(plan.server_pid);
+    stats.mark(plan.server_pid, Mark::Start);
     let preload_ticker = tokio::spawn(progress(plan.clone(), stats.clone(), Instant::now()));
     let (preload_seconds, preload_errors) = preload(&plan, &stats).await;
     preload_ticker.abort();
-    stats.mark_rss(plan.server_pid, true);
     stats.reset();
+    stats.mark(plan.server_pid, Mark::Measure);
 
     let start = Instant::now();
     let budget = Arc::new(Budget {
@@ -152,7 +153,7 @@ pub async fn run(plan: Plan, stats: Arc<Stats>) -> Outcome {
     while tasks.join_next().await.is_some() {}
     let measured_seconds = start.elapsed().as_secs_f64();
     ticker.abort();
-    stats.mark_rss(plan.server_pid, false);
+    stats.mark(plan.server_pid, Mark::End);
 
     let delete_errors = if plan.delete_on_exit {
         delete_all(&plan).await
@@ -276,6 +277,10 @@ async fn interval_loop(
         if !budget.take() {
             break;
         }
+        // Behind schedule: the previous push took longer than the time to this slot.
+        if Instant::now().saturating_duration_since(next) > every / 10 {
+            stats.pushes_late.fetch_add(1, Ordering::Relaxed);
+        }
         push(&client, plan, stats, group).await;
         next += jittered();
     }
@@ -305,9 +310,20 @@ async fn scrape_loop(plan: &Plan, stats: &Stats, budget: &Budget) {
     let client = http::client();
     let mut next = Instant::now();
     while budget.take() {
-        let (scrape, outcome) =
-            http::scrape(&client, &plan.scrape_uri, plan.gzip, plan.timeout).await;
+        let (scrape, outcome) = http::scrape(
+            &client,
+            &plan.scrape_uri,
+            plan.scrape_format,
+            plan.gzip,
+            plan.timeout,
+        )
+        .await;
         stats.record_scrape(&scrape, &outcome);
+        if !plan.scrape_interval.is_zero()
+            && (scrape.latency > plan.scrape_interval || outcome == http::Outcome::Timeout)
+        {
+            stats.scrapes_over_interval.fetch_add(1, Ordering::Relaxed);
+        }
         next += plan.scrape_interval;
         let now = Instant::now();
         if next < now {
@@ -320,12 +336,12 @@ async fn scrape_loop(plan: &Plan, stats: &Stats, budget: &Budget) {
 }
 
 async fn progress(plan: Arc<Plan>, stats: Arc<Stats>, start: Instant) {
-    let mut progress = Progress::new();
+    let mut progress = Progress::new(plan.server_pid);
     let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
     loop {
         tick.tick().await;
         let rss = stats.sample_rss(plan.server_pid);
-        let line = progress.line(&stats, start.elapsed(), rss);
+        let line = progress.line(&stats, start.elapsed(), rss, plan.server_pid);
         if !plan.quiet {
             eprintln!("{line}");
         }
