@@ -79,7 +79,7 @@ pub struct Args {
     #[arg(long = "web.max-connections", default_value_t = 10_000)]
     pub max_connections: usize,
     /// Bytes of rendered series kept between scrapes (gzip segments first; uncompressed lines
-    /// only while under half of it); what does not fit is rendered per scrape. 0 keeps nothing.
+    /// only while under a quarter of it); what does not fit is rendered per scrape. 0 keeps nothing.
     #[arg(long = "render.cache-bytes", default_value_t = 256 * 1024 * 1024)]
     pub render_cache_bytes: usize,
     /// A scrape whose client takes no bytes for this long is abandoned.

@@ -12,7 +12,8 @@
 //! the scrape that needs it and dropped when that scrape has sent it. The compressed form is
 //! what Prometheus asks for, so it may fill the whole budget, while uncompressed lines (identity
 //! text and protobuf, rarely asked for, and about 20 times larger) are kept only while the cache
-//! is under half full. Because every Flink TaskManager re-pushes every interval, the families
+//! is under a quarter full: a small store keeps everything, a large one keeps its compressed
+//! form whichever format was asked for first. Because every Flink TaskManager re-pushes every interval, the families
 //! (and their tickets) turn over continuously: a budget that cannot hold the whole store holds
 //! the most recently asked-for part of it, and the hit rate says how much.
 
@@ -92,7 +93,7 @@ impl RenderBudget {
     pub fn admit(self: &Arc<Self>, form: Form, bytes: usize) -> Option<Ticket> {
         let cap = match form {
             Form::Gzip => self.limit,
-            Form::Lines => self.limit / 2,
+            Form::Lines => self.limit / 4,
         };
         let claimed = self
             .used
@@ -164,7 +165,7 @@ impl RenderBudget {
             ),
             gauge(
                 "pushgate_render_cache_limit_bytes",
-                "The render cache budget (--render.cache-bytes); uncompressed lines are kept only while the cache is under half of it.",
+                "The render cache budget (--render.cache-bytes); uncompressed lines are kept only while the cache is under a quarter of it.",
                 self.limit as f64,
             ),
             by_form(
@@ -216,12 +217,12 @@ mod tests {
     }
 
     #[test]
-    fn lines_are_kept_only_below_half_of_the_budget() {
+    fn lines_are_kept_only_below_a_quarter_of_the_budget() {
         let b = RenderBudget::new(100);
-        assert!(b.admit(Form::Lines, 51).is_none());
-        let l = b.admit(Form::Lines, 50).expect("half fits");
+        assert!(b.admit(Form::Lines, 26).is_none());
+        let l = b.admit(Form::Lines, 25).expect("a quarter fits");
         assert!(b.admit(Form::Lines, 1).is_none());
-        let g = b.admit(Form::Gzip, 50).expect("gzip may use the rest");
+        let g = b.admit(Form::Gzip, 75).expect("gzip may use the rest");
         assert_eq!(b.used(), 100);
         drop((l, g));
         assert_eq!(b.used(), 0);

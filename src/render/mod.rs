@@ -659,12 +659,15 @@ impl Rendered {
     }
 }
 
-/// Caches renderings per store generation. Concurrent scrapers of a new generation wait for
-/// one merge per format instead of each doing it.
+/// Shares renderings per store generation while they are in use: concurrent scrapers of one
+/// generation wait for one merge per format instead of each doing it. Only a weak reference
+/// is kept, so once the last scrape of a generation ends, its merged lists (and the replaced
+/// families they point to) are freed at once instead of living until the next scrape; with
+/// Flink re-pushing every group every interval, that is up to half the store.
 #[derive(Debug)]
 pub struct ScrapeCache {
     budget: Arc<RenderBudget>,
-    slot: Mutex<Option<Arc<Rendered>>>,
+    slot: Mutex<std::sync::Weak<Rendered>>,
 }
 
 impl Default for ScrapeCache {
@@ -691,20 +694,20 @@ impl ScrapeCache {
     }
 
     /// The shared renderings of `generation`. A scrape holding an older snapshot than the
-    /// cache gets a private entry, so it never evicts the newer one.
+    /// one in use gets a private entry, so it never replaces the newer one.
     pub fn generation(&self, generation: u64) -> Arc<Rendered> {
         let mut slot = self
             .slot
             .lock()
             .expect("scrape cache lock is never poisoned: nothing panics while holding it");
-        match slot.as_ref() {
-            Some(r) if r.generation == generation => r.clone(),
+        match slot.upgrade() {
+            Some(r) if r.generation == generation => r,
             Some(r) if r.generation > generation => {
                 Arc::new(Rendered::new(generation, self.budget.clone()))
             }
             _ => {
                 let fresh = Arc::new(Rendered::new(generation, self.budget.clone()));
-                *slot = Some(fresh.clone());
+                *slot = Arc::downgrade(&fresh);
                 fresh
             }
         }
@@ -767,15 +770,19 @@ mod tests {
     }
 
     #[test]
-    fn each_format_renders_once_per_generation() {
+    fn concurrent_scrapes_of_a_generation_share_one_merge_which_ends_with_them() {
         let store = two_groups();
         let cache = ScrapeCache::default();
         let snap = store.snapshot();
+        let in_use = cache.generation(snap.generation);
         for format in Format::ALL {
-            let first = cache.generation(snap.generation).chunks(&snap, format);
+            let first = in_use.chunks(&snap, format);
             let again = cache.generation(snap.generation).chunks(&snap, format);
             assert!(Arc::ptr_eq(&first, &again), "{format:?}");
         }
+        let weak = Arc::downgrade(&in_use);
+        drop(in_use);
+        assert!(weak.upgrade().is_none(), "freed with its last scrape");
         push(&store, "b", "x{i=\"2\"} 4\n");
         let newer = store.snapshot();
         let renewed = cache

@@ -61,6 +61,8 @@ pub struct AppState {
     pub aggregator: Arc<crate::aggregate::Aggregator>,
     /// Low-priority threads for scrape rendering.
     pub render: render_pool::RenderPool,
+    /// Compression of pushed families ahead of the next gzip scrape.
+    pub prerender: scrape::Prerender,
     /// Sending `true` stops the server gracefully (signals, `/-/quit`).
     pub stop: watch::Sender<bool>,
     /// The remote-write metrics, one per endpoint (empty without remote write).
@@ -97,6 +99,7 @@ impl AppState {
             metrics: SelfMetrics::default(),
             aggregator,
             render: render_pool::RenderPool::default(),
+            prerender: scrape::Prerender::default(),
             stop: watch::channel(false).0,
             started_at: crate::store::now_seconds(),
             restored_at: std::sync::atomic::AtomicU64::new(0f64.to_bits()),

@@ -321,12 +321,14 @@ pub fn ingest_as(
             crate::flink::signals::ingest::extract(&families),
         )
     });
+    let prerender_key = key.clone();
     match state.store.apply(WriteRequest {
         key,
         families,
         replace,
     }) {
         Ok(()) => {
+            super::scrape::Prerender::after_push(state, &prerender_key);
             if let Some((key, extract)) = signals {
                 let reporter_label = &state.config.flink.reporter_id_label;
                 state.signals.record(&key, reporter_label, extract, replace);

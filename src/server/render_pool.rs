@@ -134,6 +134,15 @@ impl RenderPool {
 }
 
 impl RenderPool {
+    /// Runs `work` on a render thread, without waiting for it.
+    pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
+        let _ = self
+            .jobs
+            .lock()
+            .expect("render queue sender lock is never poisoned")
+            .send(Box::new(work));
+    }
+
     /// Runs `work` on a new low-priority thread (at most [`STREAMS`] at once), handing what it
     /// emits to the returned channel in batches. `work` gets `emit`, which says false once the
     /// client is gone or took nothing for `stall` (then `work` should stop), and returns

@@ -17,6 +17,7 @@
 //! the Go gateway, never 406). Prometheus 2.42 prefers OpenMetrics by default and protobuf with
 //! `--enable-feature=native-histograms`.
 
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use hyper::header::{
@@ -68,11 +69,67 @@ pub async fn aggregated(state: &Arc<AppState>) -> Resp {
     }
 }
 
+/// Compressing a push's families right after it is applied, in the gzip form scrapes last
+/// asked for, on the low-priority render threads: in steady state (every TaskManager
+/// re-pushing every interval) a scrape then finds nearly every family compressed and only
+/// concatenates. Skipped while no gzip scrape came yet, while [`Prerender::MAX_PENDING`]
+/// groups wait, and while the render budget is full (the work would not be kept).
+#[derive(Debug, Default)]
+pub struct Prerender {
+    /// 0: no gzip scrape yet; 1 + `Format::slot()` of the last one.
+    format: AtomicU8,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Prerender {
+    /// Groups waiting to be compressed, at most; pushes beyond it leave the work to the scrape.
+    pub const MAX_PENDING: usize = 8;
+
+    fn asked(&self, format: Format) {
+        let code = match format {
+            Format::Protobuf => 2,
+            Format::Text | Format::OpenMetrics => 1,
+        };
+        self.format.store(code, Relaxed);
+    }
+
+    /// Queues the compression of `key`'s families, as just stored.
+    pub fn after_push(state: &AppState, key: &crate::grouping::GroupingKey) {
+        let format = match state.prerender.format.load(Relaxed) {
+            1 => Format::Text,
+            2 => Format::Protobuf,
+            _ => return,
+        };
+        let budget = state.cache.budget().clone();
+        if budget.used() >= budget.limit() {
+            return;
+        }
+        let pending = state.prerender.pending.clone();
+        if pending.fetch_add(1, Relaxed) >= Self::MAX_PENDING {
+            pending.fetch_sub(1, Relaxed);
+            return;
+        }
+        let Some(group) = state.store.group(key) else {
+            pending.fetch_sub(1, Relaxed);
+            return;
+        };
+        state.render.spawn(move || {
+            for family in group.families.values() {
+                let _ = family.segment(format, Some(&budget));
+            }
+            pending.fetch_sub(1, Relaxed);
+        });
+    }
+}
+
 /// Serves a scrape.
 pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let format = negotiate(header(ACCEPT));
     let gzipped = accepts_gzip(header(ACCEPT_ENCODING));
+    if gzipped {
+        state.prerender.asked(format);
+    }
     state
         .metrics
         .record_scrape(format.name(), if gzipped { "gzip" } else { "identity" });
