@@ -147,6 +147,13 @@ pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
         own.extend(crate::flink::signals::expose::families(
             &st.signals.latest(),
         ));
+        if gzipped {
+            // A helper compresses from the far end while this thread streams from the start.
+            let helper = shared.clone();
+            let chunks = shared.gzip_chunks(&snapshot, format);
+            st.render
+                .spawn(move || helper.precompress_backwards(&chunks, format));
+        }
         shared.stream(&snapshot, &own, format, gzipped, emit)
     };
     let stall = state.config.scrape_stall_timeout;

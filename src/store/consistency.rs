@@ -144,7 +144,57 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap = HashMap<u128, u64, std::hash::BuildHasherDefault<IdHasher>>;
+/// A series identity as two words: a `u128` key is 16-byte aligned, so each map entry would
+/// take 32 bytes; as `[u64; 2]` with its owner it takes 24 (at 5M series about 70 MB less).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackedId([u64; 2]);
+
+impl PackedId {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "splitting 128 bits into two words on purpose"
+    )]
+    fn new(id: u128) -> PackedId {
+        PackedId([(id >> 64) as u64, id as u64])
+    }
+}
+
+impl std::hash::Hash for PackedId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0[0] ^ self.0[1]);
+    }
+}
+
+/// Series identity -> owning group id.
+#[derive(Debug, Default)]
+struct IdMap(HashMap<PackedId, u64, std::hash::BuildHasherDefault<IdHasher>>);
+
+impl IdMap {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn contains_key(&self, id: &u128) -> bool {
+        self.0.contains_key(&PackedId::new(*id))
+    }
+
+    fn get(&self, id: &u128) -> Option<&u64> {
+        self.0.get(&PackedId::new(*id))
+    }
+
+    fn remove(&mut self, id: &u128) -> Option<u64> {
+        self.0.remove(&PackedId::new(*id))
+    }
+
+    fn insert(&mut self, id: u128, owner: u64) -> Option<u64> {
+        self.0.insert(PackedId::new(id), owner)
+    }
+
+    fn extend(&mut self, items: impl IntoIterator<Item = (u128, u64)>) {
+        self.0
+            .extend(items.into_iter().map(|(id, g)| (PackedId::new(id), g)));
+    }
+}
 
 fn group_id(g: &Group) -> u64 {
     let mut h = DefaultHasher::new();
