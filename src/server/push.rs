@@ -343,7 +343,13 @@ pub fn ingest_as(
 /// Reads the whole body, at most `limit` bytes. On an error the rest stays unread in
 /// `incoming` (the caller holds it until the answer is sent).
 async fn read_body(incoming: &mut Incoming, limit: usize) -> Result<Bytes, PushFailure> {
-    let mut buf = BytesMut::new();
+    // With a Content-Length, one buffer of the right size: no doubling (a 24.5 MB Flink body
+    // would otherwise be copied through 32 MB of reallocations). Never more than the limit.
+    let announced = hyper::body::Body::size_hint(incoming)
+        .exact()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let mut buf = BytesMut::with_capacity(announced.min(limit));
     while let Some(frame) = incoming.frame().await {
         let frame = frame.map_err(|e| PushFailure::Read(e.to_string()))?;
         if let Ok(data) = frame.into_data() {
