@@ -144,55 +144,103 @@ impl Hasher for IdHasher {
     }
 }
 
-/// A series identity as two words: a `u128` key is 16-byte aligned, so each map entry would
-/// take 32 bytes; as `[u64; 2]` with its owner it takes 24 (at 5M series about 70 MB less).
+/// A series identity as stored in the index: 96 of its 128 bits as three words (a collision
+/// among 5M series has odds of about 1 in 10^16), 4-byte aligned, so that with its owner's
+/// slot an entry takes 16 bytes instead of 32 for `(u128, u64)`: at 5M series (8.4M buckets)
+/// about 130 MB less.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PackedId([u64; 2]);
+struct PackedId([u32; 3]);
 
 impl PackedId {
     #[allow(
         clippy::cast_possible_truncation,
-        reason = "splitting 128 bits into two words on purpose"
+        reason = "keeping 96 of the 128 bits on purpose"
     )]
     fn new(id: u128) -> PackedId {
-        PackedId([(id >> 64) as u64, id as u64])
+        PackedId([(id >> 96) as u32, (id >> 64) as u32, id as u32])
     }
 }
 
 impl std::hash::Hash for PackedId {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0[0] ^ self.0[1]);
+        // The high word pair is one lane of the series hash: already well mixed.
+        state.write_u64((u64::from(self.0[0]) << 32 | u64::from(self.0[1])) ^ u64::from(self.0[2]));
     }
 }
 
-/// Series identity -> owning group id.
+/// Series identity -> owning group, the owner as a dense slot (4 bytes) mapped to the group's
+/// id; a slot is freed when its group owns no series any more.
 #[derive(Debug, Default)]
-struct IdMap(HashMap<PackedId, u64, std::hash::BuildHasherDefault<IdHasher>>);
+struct IdMap {
+    entries: HashMap<PackedId, u32, std::hash::BuildHasherDefault<IdHasher>>,
+    /// Group id -> its slot.
+    slots: HashMap<u64, u32, std::hash::BuildHasherDefault<IdHasher>>,
+    /// Slot -> (group id, series it owns).
+    owners: Vec<(u64, u32)>,
+    free: Vec<u32>,
+}
 
 impl IdMap {
     fn len(&self) -> usize {
-        self.0.len()
+        self.entries.len()
     }
 
     fn contains_key(&self, id: &u128) -> bool {
-        self.0.contains_key(&PackedId::new(*id))
+        self.entries.contains_key(&PackedId::new(*id))
     }
 
-    fn get(&self, id: &u128) -> Option<&u64> {
-        self.0.get(&PackedId::new(*id))
+    fn get(&self, id: &u128) -> Option<u64> {
+        self.entries
+            .get(&PackedId::new(*id))
+            .map(|&slot| self.owners[slot as usize].0)
+    }
+
+    fn slot_for(&mut self, gid: u64) -> u32 {
+        if let Some(&slot) = self.slots.get(&gid) {
+            return slot;
+        }
+        let slot = if let Some(slot) = self.free.pop() {
+            self.owners[slot as usize] = (gid, 0);
+            slot
+        } else {
+            let slot = u32::try_from(self.owners.len()).expect("fewer than 2^32 groups");
+            self.owners.push((gid, 0));
+            slot
+        };
+        self.slots.insert(gid, slot);
+        slot
+    }
+
+    fn release(&mut self, slot: u32) {
+        let owner = &mut self.owners[slot as usize];
+        owner.1 -= 1;
+        if owner.1 == 0 {
+            self.slots.remove(&owner.0);
+            self.free.push(slot);
+        }
     }
 
     fn remove(&mut self, id: &u128) -> Option<u64> {
-        self.0.remove(&PackedId::new(*id))
+        let slot = self.entries.remove(&PackedId::new(*id))?;
+        let gid = self.owners[slot as usize].0;
+        self.release(slot);
+        Some(gid)
     }
 
-    fn insert(&mut self, id: u128, owner: u64) -> Option<u64> {
-        self.0.insert(PackedId::new(id), owner)
+    fn insert(&mut self, id: u128, gid: u64) {
+        let slot = self.slot_for(gid);
+        self.owners[slot as usize].1 += 1;
+        if let Some(previous) = self.entries.insert(PackedId::new(id), slot) {
+            self.release(previous);
+        }
     }
 
     fn extend(&mut self, items: impl IntoIterator<Item = (u128, u64)>) {
-        self.0
-            .extend(items.into_iter().map(|(id, g)| (PackedId::new(id), g)));
+        let items = items.into_iter();
+        self.entries.reserve(items.size_hint().0);
+        for (id, gid) in items {
+            self.insert(id, gid);
+        }
     }
 }
 
@@ -299,7 +347,7 @@ impl Index {
             // `None`: the group already owns exactly these series.
             let Some(ids) = &p.ids else { continue };
             for (s, id) in f.series.iter().zip(ids) {
-                if self.series.get(id).is_some_and(|owner| *owner != gid) {
+                if self.series.get(id).is_some_and(|owner| owner != gid) {
                     return Err(Inconsistency::DuplicateSeries(
                         crate::render::describe_series(&f.name, &s.labels),
                     ));
@@ -312,7 +360,7 @@ impl Index {
     fn check_group_labels(&self, g: &Group, gid: u64) -> Result<(), Inconsistency> {
         let id = series_id(PUSH_TIME_NAME, &g.labels);
         match self.series.get(&id) {
-            Some(owner) if *owner != gid => Err(Inconsistency::GroupCollision {
+            Some(owner) if owner != gid => Err(Inconsistency::GroupCollision {
                 new: g.key.to_string(),
                 existing: crate::render::describe_series("", &g.labels),
             }),
@@ -483,5 +531,43 @@ impl Index {
         for s in &f.series {
             self.series.remove(&series_id(&f.name, &s.labels));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_slots_follow_their_series_and_are_reused_once_free() {
+        let mut m = IdMap::default();
+        m.extend([(1, 10), (2, 10), (3, 20)]);
+        assert_eq!(
+            (m.get(&1), m.get(&3), m.get(&4)),
+            (Some(10), Some(20), None)
+        );
+        assert_eq!(m.owners.len(), 2);
+        // Overwriting a series moves it to its new owner.
+        m.insert(2, 20);
+        assert_eq!(m.get(&2), Some(20));
+        assert_eq!(m.remove(&1), Some(10));
+        // Group 10 owns nothing any more: its slot is free and taken by the next group.
+        assert!(!m.slots.contains_key(&10));
+        m.insert(5, 30);
+        assert_eq!(m.owners.len(), 2, "slot reused");
+        assert_eq!(
+            (m.get(&5), m.get(&2), m.get(&3)),
+            (Some(30), Some(20), Some(20))
+        );
+        assert_eq!(m.len(), 3);
+    }
+
+    #[test]
+    fn packed_ids_keep_the_bits_that_tell_series_apart() {
+        let a = series_id("x", &[]);
+        let b = series_id("y", &[]);
+        assert_ne!(PackedId::new(a), PackedId::new(b));
+        assert_eq!(PackedId::new(a), PackedId::new(a));
+        assert_eq!(std::mem::size_of::<(PackedId, u32)>(), 16);
     }
 }
