@@ -76,6 +76,41 @@ struct Kept<T> {
     _ticket: Option<Ticket>,
 }
 
+/// The rendering kept in `slot`, or a new one from `render`, kept when `budget` admits its
+/// `size` (`None`: kept outside any budget); counts the hit or miss.
+fn keep_or_make<T>(
+    slot: &OnceLock<Kept<T>>,
+    budget: Option<&Arc<RenderBudget>>,
+    form: Form,
+    render: impl FnOnce() -> T,
+    size: impl FnOnce(&T) -> usize,
+) -> Arc<T> {
+    if let Some(kept) = slot.get() {
+        if let Some(b) = budget {
+            b.hit(form);
+        }
+        return kept.value.clone();
+    }
+    let made = Arc::new(render());
+    let ticket = match budget {
+        None => None,
+        Some(b) => {
+            b.miss(form);
+            match b.admit(form, size(&made)) {
+                Some(t) => Some(t),
+                None => return made,
+            }
+        }
+    };
+    // A concurrent scrape may have kept its own rendering first: then ours (and its ticket)
+    // is dropped after this scrape.
+    let _ = slot.set(Kept {
+        value: made.clone(),
+        _ticket: ticket,
+    });
+    made
+}
+
 /// The cache slot of `format`'s rendering.
 fn form_slot(format: Format) -> usize {
     match format {
@@ -154,31 +189,13 @@ impl StoredFamily {
     /// The uncompressed series of this family in `format`: the kept rendering, or a new one,
     /// kept when `budget` admits it (`None`: kept outside any budget).
     pub fn lines(&self, format: Format, budget: Option<&Arc<RenderBudget>>) -> Arc<RenderedLines> {
-        let slot = &self.lines[form_slot(format)];
-        if let Some(kept) = slot.get() {
-            if let Some(b) = budget {
-                b.hit(Form::Lines);
-            }
-            return kept.value.clone();
-        }
-        let made = Arc::new(self.render_lines(format));
-        let ticket = match budget {
-            None => None,
-            Some(b) => {
-                b.miss(Form::Lines);
-                match b.admit(Form::Lines, made.heap_bytes()) {
-                    Some(t) => Some(t),
-                    None => return made,
-                }
-            }
-        };
-        // A concurrent scrape may have kept its own rendering first: then ours (and its
-        // ticket) is dropped after this scrape.
-        let _ = slot.set(Kept {
-            value: made.clone(),
-            _ticket: ticket,
-        });
-        made
+        keep_or_make(
+            &self.lines[form_slot(format)],
+            budget,
+            Form::Lines,
+            || self.render_lines(format),
+            RenderedLines::heap_bytes,
+        )
     }
 
     fn render_lines(&self, format: Format) -> RenderedLines {
@@ -204,32 +221,16 @@ impl StoredFamily {
     /// (from the kept lines if any, else from lines rendered just for it), kept when `budget`
     /// admits it.
     pub fn segment(&self, format: Format, budget: Option<&Arc<RenderBudget>>) -> Arc<Segment> {
-        let slot = &self.segments[form_slot(format)];
-        if let Some(kept) = slot.get() {
-            if let Some(b) = budget {
-                b.hit(Form::Gzip);
-            }
-            return kept.value.clone();
-        }
-        let made = Arc::new(match self.lines[form_slot(format)].get() {
-            Some(lines) => Segment::compress([&lines.value.bytes]),
-            None => Segment::compress([&self.render_lines(format).bytes]),
-        });
-        let ticket = match budget {
-            None => None,
-            Some(b) => {
-                b.miss(Form::Gzip);
-                match b.admit(Form::Gzip, made.compressed_len()) {
-                    Some(t) => Some(t),
-                    None => return made,
-                }
-            }
-        };
-        let _ = slot.set(Kept {
-            value: made.clone(),
-            _ticket: ticket,
-        });
-        made
+        keep_or_make(
+            &self.segments[form_slot(format)],
+            budget,
+            Form::Gzip,
+            || match self.lines[form_slot(format)].get() {
+                Some(lines) => Segment::compress([&lines.value.bytes]),
+                None => Segment::compress([&self.render_lines(format).bytes]),
+            },
+            Segment::compressed_len,
+        )
     }
 
     /// The uncompressed size of all series in `format`, from whichever form is kept (else the
