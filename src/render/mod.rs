@@ -425,6 +425,16 @@ pub enum Piece {
     Fresh(Vec<Part>),
 }
 
+impl Piece {
+    /// The parts this piece stands for, in order (`cached`: the families it refers to).
+    fn parts<'a>(&'a self, cached: &'a [FamilyChunk]) -> Box<dyn Iterator<Item = &'a Part> + 'a> {
+        match self {
+            Piece::Cached(range) => Box::new(cached[range.clone()].iter().flat_map(|c| &c.parts)),
+            Piece::Fresh(parts) => Box::new(parts.iter()),
+        }
+    }
+}
+
 /// Assembles the full text exposition: cached pushed families merged by name with the
 /// gateway's own families (`own`, whose help always wins).
 #[must_use]
@@ -463,11 +473,7 @@ fn emit_flat(
     emit: &mut dyn FnMut(Bytes) -> bool,
 ) -> bool {
     for piece in pieces {
-        let parts: &mut dyn Iterator<Item = &Part> = match piece {
-            Piece::Cached(range) => &mut cached[range.clone()].iter().flat_map(|c| &c.parts),
-            Piece::Fresh(parts) => &mut parts.iter(),
-        };
-        for part in parts {
+        for part in piece.parts(cached) {
             if !emit(part.bytes(format, budget)) {
                 return false;
             }
@@ -666,11 +672,7 @@ impl Rendered {
         }
         let mut stitcher = gzip::Stitcher::streaming();
         for piece in &pieces {
-            let parts: &mut dyn Iterator<Item = &Part> = match piece {
-                Piece::Cached(range) => &mut cached[range.clone()].iter().flat_map(|c| &c.parts),
-                Piece::Fresh(parts) => &mut parts.iter(),
-            };
-            for part in parts {
+            for part in piece.parts(&cached) {
                 part.stitch(format, &mut stitcher, budget);
                 if !stitcher.drain(emit) {
                     return false;

@@ -321,14 +321,16 @@ pub fn ingest_as(
             crate::flink::signals::ingest::extract(&families),
         )
     });
-    let prerender_key = key.clone();
+    let prerender_key = state.prerender.wanted().then(|| key.clone());
     match state.store.apply(WriteRequest {
         key,
         families,
         replace,
     }) {
         Ok(()) => {
-            super::scrape::Prerender::after_push(state, &prerender_key);
+            if let Some(key) = prerender_key {
+                super::scrape::Prerender::after_push(state, &key);
+            }
             if let Some((key, extract)) = signals {
                 let reporter_label = &state.config.flink.reporter_id_label;
                 state.signals.record(&key, reporter_label, extract, replace);

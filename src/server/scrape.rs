@@ -93,6 +93,12 @@ impl Prerender {
         self.format.store(code, Relaxed);
     }
 
+    /// Whether a gzip scrape came yet (only then is there anything to do after a push).
+    #[must_use]
+    pub fn wanted(&self) -> bool {
+        self.format.load(Relaxed) != 0
+    }
+
     /// Queues the compression of `key`'s families, as just stored.
     pub fn after_push(state: &AppState, key: &crate::grouping::GroupingKey) {
         let format = match state.prerender.format.load(Relaxed) {
