@@ -91,18 +91,7 @@ mkdir -p "$WORK/log" "$WORK/pid"
 flink_home
 
 # --- 2. pushgate, release build, on a free loopback port
-if [ -n "${PUSHGATE_BIN:-}" ]; then
-  BIN=$PUSHGATE_BIN
-else
-  say "cargo build --release"
-  cargo build --release --quiet --bin pushgate || die "setup: cargo build --release"
-  BIN=$ROOT/target/release/pushgate
-fi
-PG_PORT=$(free_port)
-PG=http://127.0.0.1:$PG_PORT
-"$BIN" --web.listen-address="127.0.0.1:$PG_PORT" --log.level=debug >"$WORK/pushgate.log" 2>&1 &
-PG_PID=$!
-poll 20 curl -sf --max-time 2 -o /dev/null "$PG/-/ready" || die "setup: pushgate did not become ready"
+flink_start_pushgate --log.level=debug
 say "pushgate $("$BIN" --version 2>/dev/null | head -n 1) on $PG (pid $PG_PID)"
 
 # --- 3. Flink configuration: loopback only, free ports, the pushgate reporter

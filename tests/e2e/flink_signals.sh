@@ -87,19 +87,8 @@ mkdir -p "$WORK/log" "$WORK/pid" "$WORK/prom"
 flink_home
 
 # --- pushgate: signals every 2 s, a new bottleneck shown after 2 agreeing evaluations
-if [ -n "${PUSHGATE_BIN:-}" ]; then
-  BIN=$PUSHGATE_BIN
-else
-  say "cargo build --release"
-  cargo build --release --quiet --bin pushgate || die "setup: cargo build --release"
-  BIN=$ROOT/target/release/pushgate
-fi
-PG_PORT=$(free_port)
-PG=http://127.0.0.1:$PG_PORT
-"$BIN" --web.listen-address="127.0.0.1:$PG_PORT" --flink.signals.interval=2s \
-  --flink.signals.hysteresis=2 >"$WORK/pushgate.log" 2>&1 &
-PG_PID=$!
-poll 20 curl -sf --max-time 2 -o /dev/null "$PG/-/ready" || die "setup: pushgate did not become ready"
+flink_start_pushgate --flink.signals.interval=2s \
+  --flink.signals.hysteresis=2
 
 # --- Prometheus: scrapes /metrics/aggregated every second, evaluates the shipped alert rules
 # with every `for:` shortened to 10s

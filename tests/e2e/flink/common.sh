@@ -63,6 +63,23 @@ flink_stop_cluster() {
 }
 
 # flink_need_tools: a JDK (Debian's, when missing and root) and the other tools.
+# flink_start_pushgate [FLAG...]: $PUSHGATE_BIN, or a release build, on a free loopback port
+# with FLAG..., logging to $WORK/pushgate.log; sets BIN, PG_PORT, PG and PG_PID, waits until ready.
+flink_start_pushgate() {
+  if [ -n "${PUSHGATE_BIN:-}" ]; then
+    BIN=$PUSHGATE_BIN
+  else
+    say "cargo build --release"
+    cargo build --release --quiet --bin pushgate || die "setup: cargo build --release"
+    BIN=$ROOT/target/release/pushgate
+  fi
+  PG_PORT=$(free_port)
+  PG=http://127.0.0.1:$PG_PORT
+  "$BIN" --web.listen-address="127.0.0.1:$PG_PORT" "$@" >"$WORK/pushgate.log" 2>&1 &
+  PG_PID=$!
+  poll 20 curl -sf --max-time 2 -o /dev/null "$PG/-/ready" || die "setup: pushgate did not become ready"
+}
+
 flink_need_tools() {
   if ! command -v javac >/dev/null || ! command -v jar >/dev/null; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
