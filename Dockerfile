@@ -6,6 +6,11 @@
 # --- build: release binary. The cargo registry and target/ live in BuildKit cache mounts, so a
 # source change rebuilds only pushgate itself, not its dependencies.
 FROM rust:1-slim-bookworm AS build
+# jemalloc (pushgate's allocator) is built from C sources with make, which the slim image lacks.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

@@ -45,3 +45,12 @@ async fn wait_for_signal() {
         let _ = ctrl_c.await;
     }
 }
+
+/// jemalloc instead of glibc's malloc. At millions of series a push allocates and frees tens of
+/// megabytes (body, parse, new families) on whichever worker thread runs it, and glibc's
+/// per-thread arenas kept that memory resident as fragments: 767 MB after loading 4.9M series
+/// against 601 MB with jemalloc, 1.4-1.7 GiB against 1.03 GiB peak in the steady-state bench
+/// (BENCHMARKS.md). Its decay settings are in `.cargo/config.toml`.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

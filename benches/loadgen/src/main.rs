@@ -165,9 +165,14 @@ struct Args {
     /// Path scraped.
     #[arg(long, default_value = "/metrics")]
     scrape_path: String,
-    /// How long to measure (after the preload).
+    /// How long to measure (after the preload and any --warmup).
     #[arg(long, value_parser = parse_duration, default_value = "30s")]
     duration: Duration,
+    /// Run the pushes and scrapes this long before measuring (after the preload): steady-state
+    /// figures then leave out the start-up, the first cold scrape included. The warm-up's own
+    /// push and scrape figures are reported under `warmup`; RSS max covers both phases.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    warmup: Duration,
     /// Stop after this many requests in the measured phase.
     #[arg(long, default_value_t = 10_000_000)]
     max_requests: u64,
@@ -346,8 +351,8 @@ fn main() -> Result<()> {
     let base = args.target.trim_end_matches('/').to_owned();
     let target: Uri = base.parse().context("--target is not a URL")?;
     check_loopback(&target)?;
-    if args.duration > Duration::from_secs(3600) {
-        bail!("--duration is at most 1h");
+    if args.duration + args.warmup > Duration::from_secs(3600) {
+        bail!("--duration plus --warmup is at most 1h");
     }
     if args.print_body {
         let tm = model::taskmanager(&layout, args.seed, 0);
@@ -375,6 +380,10 @@ fn main() -> Result<()> {
         ),
         ("preload_errors".to_owned(), json!(outcome.preload_errors)),
         ("delete_errors".to_owned(), json!(outcome.delete_errors)),
+        (
+            "warmup".to_owned(),
+            outcome.warmup.unwrap_or(serde_json::Value::Null),
+        ),
     ]);
     if let Some(map) = summary.as_object_mut() {
         map.extend(info);
@@ -442,6 +451,7 @@ fn setup(
         "scrape_accept": format!("{:?}", args.accept).to_lowercase(),
         "gzip_requested": args.gzip,
         "timeout_s": args.timeout.as_secs_f64(),
+        "warmup_s": args.warmup.as_secs_f64(),
     });
     let serde_json::Value::Object(info) = info else {
         unreachable!("json! of an object literal is an object")
@@ -474,6 +484,7 @@ fn setup(
         schedule,
         connections: args.connections.max(1),
         duration: args.duration,
+        warmup: args.warmup,
         max_requests: args.max_requests,
         timeout: args.timeout,
         scrapers: args.scrapers,

@@ -92,6 +92,8 @@ pub struct Plan {
     pub schedule: Schedule,
     pub connections: usize,
     pub duration: Duration,
+    /// Run this long before measuring (see `--warmup`).
+    pub warmup: Duration,
     pub max_requests: u64,
     pub timeout: Duration,
     pub scrapers: usize,
@@ -125,6 +127,8 @@ pub struct Outcome {
     pub preload_errors: u64,
     pub measured_seconds: f64,
     pub delete_errors: u64,
+    /// The summary of the warm-up phase, when there was one.
+    pub warmup: Option<serde_json::Value>,
 }
 
 /// Runs the plan: preload, measure, clean up.
@@ -137,9 +141,9 @@ pub async fn run(plan: Plan, stats: Arc<Stats>) -> Outcome {
     stats.reset();
     stats.mark(plan.server_pid, Mark::Measure);
 
-    let start = Instant::now();
+    let mut start = Instant::now();
     let budget = Arc::new(Budget {
-        deadline: start + plan.duration,
+        deadline: start + plan.warmup + plan.duration,
         used: AtomicU64::new(0),
         max: plan.max_requests,
     });
@@ -150,6 +154,14 @@ pub async fn run(plan: Plan, stats: Arc<Stats>) -> Outcome {
         tasks.spawn(async move { scrape_loop(&plan, &stats, &budget).await });
     }
     let ticker = tokio::spawn(progress(plan.clone(), stats.clone(), start));
+    let mut warmup = None;
+    if !plan.warmup.is_zero() {
+        tokio::time::sleep(plan.warmup).await;
+        warmup = Some(stats.summary(start.elapsed().as_secs_f64()));
+        stats.reset();
+        stats.mark(plan.server_pid, Mark::Measure);
+        start = Instant::now();
+    }
     while tasks.join_next().await.is_some() {}
     let measured_seconds = start.elapsed().as_secs_f64();
     ticker.abort();
@@ -165,6 +177,7 @@ pub async fn run(plan: Plan, stats: Arc<Stats>) -> Outcome {
         preload_errors,
         measured_seconds,
         delete_errors,
+        warmup,
     }
 }
 

@@ -266,7 +266,10 @@ impl Stats {
             let mut rss = self.rss.lock().expect("rss lock never poisoned");
             match mark {
                 Mark::Start => {}
-                Mark::Measure => rss.after_preload = Some(kib),
+                // A second mark after --warmup keeps the figure taken right after the preload.
+                Mark::Measure => {
+                    rss.after_preload.get_or_insert(kib);
+                }
                 Mark::End => rss.end = Some(kib),
             }
         }
