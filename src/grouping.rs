@@ -39,6 +39,8 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
+use crate::store::group::Str;
+
 /// The suffix of a label name whose value is base64-encoded (URL-safe alphabet).
 const BASE64_SUFFIX: &str = "@base64";
 
@@ -49,7 +51,7 @@ const BASE64_SUFFIX: &str = "@base64";
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupingKey {
     /// Sorted by name, unique names, always containing `job` (non-empty).
-    labels: Arc<[(Arc<str>, Arc<str>)]>,
+    labels: Arc<[(Str, Str)]>,
 }
 
 /// Why a push path or a set of label pairs is not a valid grouping key.
@@ -160,7 +162,7 @@ impl GroupingKey {
         }
         let labels = pairs
             .into_iter()
-            .map(|(name, value)| (Arc::from(name), Arc::from(value)))
+            .map(|(name, value)| (Str::from(name), Str::from(value)))
             .collect();
         Ok(GroupingKey { labels })
     }
@@ -178,7 +180,7 @@ impl GroupingKey {
 
     /// All labels, sorted by name; always contains `job`.
     #[must_use]
-    pub fn labels(&self) -> &[(Arc<str>, Arc<str>)] {
+    pub fn labels(&self) -> &[(Str, Str)] {
         &self.labels
     }
 

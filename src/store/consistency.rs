@@ -273,7 +273,7 @@ pub struct Prepared {
 /// them. Pointer comparisons only; `false` is always safe (the slow path).
 #[must_use]
 pub fn same_series(a: &StoredFamily, b: &StoredFamily) -> bool {
-    Arc::ptr_eq(&a.name, &b.name)
+    Str::ptr_eq(&a.name, &b.name)
         && a.series.len() == b.series.len()
         && a.series
             .iter()

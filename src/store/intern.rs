@@ -69,7 +69,7 @@ fn same_set(a: &[(Str, Str)], b: &[(Str, Str)]) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b)
-            .all(|((an, av), (bn, bv))| Arc::ptr_eq(an, bn) && Arc::ptr_eq(av, bv))
+            .all(|((an, av), (bn, bv))| Str::ptr_eq(an, bn) && Str::ptr_eq(av, bv))
 }
 
 impl Interner {
@@ -82,7 +82,7 @@ impl Interner {
         if let Some(existing) = inner.set.get(s) {
             return existing.clone();
         }
-        let new: Str = Arc::from(s);
+        let new = Str::from(s);
         inner.set.insert(new.clone());
         if inner.set.len() > 2 * inner.len_after_sweep + 4096 {
             Self::sweep_locked(&mut inner);
@@ -124,7 +124,7 @@ impl Interner {
         // Sets first: a dead set still holds its strings.
         inner.label_sets.retain(|_, s| Arc::strong_count(s) > 1);
         inner.label_sets_after_sweep = inner.label_sets.len();
-        inner.set.retain(|s| Arc::strong_count(s) > 1);
+        inner.set.retain(|s| Str::strong_count(s) > 1);
         inner.len_after_sweep = inner.set.len();
     }
 
@@ -198,7 +198,7 @@ impl<'s, 'b> LocalInterner<'s, 'b> {
                 && names
                     .iter()
                     .zip(&pairs)
-                    .all(|(a, (b, _))| Arc::ptr_eq(a, b))
+                    .all(|(a, (b, _))| Str::ptr_eq(a, b))
         });
         let order = if let Some((_, order)) = known {
             order.clone()
@@ -262,7 +262,7 @@ mod tests {
         let i = Interner::default();
         let a = i.intern("host");
         let b = i.intern("host");
-        assert!(Arc::ptr_eq(&a, &b));
+        assert!(Str::ptr_eq(&a, &b));
     }
 
     #[test]
@@ -304,6 +304,6 @@ mod tests {
         drop(i.intern("dropped"));
         i.sweep();
         assert_eq!(i.len(), 1);
-        assert!(Arc::ptr_eq(&kept, &i.intern("kept")));
+        assert!(Str::ptr_eq(&kept, &i.intern("kept")));
     }
 }

@@ -10,8 +10,8 @@
 //! Data enters as the `&[Family]` of a push (before the store consumes it) and leaves as an
 //! [`Extract`] keyed by subtask, TaskManager and job.
 
+use crate::store::group::Str;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use crate::model::{Family, Label, Value};
 
@@ -19,9 +19,9 @@ use crate::model::{Family, Label, Value};
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SubtaskKey {
     /// Flink's job id (32 hex).
-    pub job_id: Arc<str>,
+    pub job_id: Str,
     /// The vertex id (`task_id`, Flink's `JobVertexID`).
-    pub task_id: Arc<str>,
+    pub task_id: Str,
     /// `subtask_index`.
     pub subtask: u32,
 }
@@ -39,9 +39,9 @@ pub struct TaskSample {
     /// `task_attempt_num`: a restarted subtask pushes a higher one.
     pub attempt: u32,
     /// `job_name` label.
-    pub job_name: Arc<str>,
+    pub job_name: Str,
     /// `task_name` label (the vertex name).
-    pub task_name: Arc<str>,
+    pub task_name: Str,
     /// `accumulate{Busy,Idle,BackPressured}TimeMs` (milliseconds since the attempt started).
     pub accumulated: [Option<f64>; 3],
     /// `{busy,idle,backPressured}TimeMsPerSecond` gauges.
@@ -76,7 +76,7 @@ pub struct TmSample {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct JobSample {
     /// `job_name` label.
-    pub job_name: Arc<str>,
+    pub job_name: Str,
     /// `numRestarts`.
     pub restarts: Option<f64>,
     /// `lastCheckpointCompletedTimestamp` (Unix ms; 2.x only).
@@ -104,9 +104,9 @@ pub struct Extract {
     /// Per subtask.
     pub tasks: HashMap<SubtaskKey, TaskSample>,
     /// Per `tm_id`.
-    pub tms: HashMap<Arc<str>, TmSample>,
+    pub tms: HashMap<Str, TmSample>,
     /// Per `job_id` (JobManager pushes).
-    pub jobs: HashMap<Arc<str>, JobSample>,
+    pub jobs: HashMap<Str, JobSample>,
     /// Slots (JobManager pushes).
     pub cluster: Option<ClusterSample>,
 }
