@@ -51,7 +51,12 @@ fn scrape(state: &AppState, gzipped: bool) -> Vec<Bytes> {
     let snapshot = state.store.snapshot();
     let shared = state.cache.generation(snapshot.generation);
     let (groups, series) = state.store.counts();
-    let own = state.metrics.families(groups, series, snapshot.generation);
+    let own = state.metrics.families(
+        groups,
+        series,
+        state.store.indexed_series(),
+        snapshot.generation,
+    );
     shared.body(&snapshot, &own, Format::Text, gzipped)
 }
 
@@ -90,7 +95,7 @@ fn bench_scrape(c: &mut Criterion, state: &AppState, groups: usize) {
             let chunks = state.cache.get_or_render(&snapshot);
             let own = state
                 .metrics
-                .families(groups, groups * 450, snapshot.generation);
+                .families(groups, groups * 450, 0, snapshot.generation);
             pushgate::render::assemble(&chunks, &snapshot, &own)
         });
     });

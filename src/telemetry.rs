@@ -44,6 +44,7 @@ pub const BUILTIN_FAMILIES: &[(&str, MetricType)] = &[
     ("pushgate_build_info", MetricType::Gauge),
     ("pushgate_groups", MetricType::Gauge),
     ("pushgate_series", MetricType::Gauge),
+    ("pushgate_consistency_index_series", MetricType::Gauge),
     ("pushgate_pushes_rejected_total", MetricType::Counter),
     ("pushgate_scrapes_total", MetricType::Counter),
     ("pushgate_store_generation", MetricType::Gauge),
@@ -410,6 +411,7 @@ impl SelfMetrics {
         &self,
         groups: usize,
         series_count: usize,
+        indexed_series: usize,
         generation: u64,
     ) -> Vec<StoredFamily> {
         let inner = self.lock();
@@ -472,6 +474,11 @@ impl SelfMetrics {
                 "pushgate_series",
                 "Series in the store, push-time series included.",
                 vec![series(&[], series_count as f64)],
+            ));
+            out.push(gauge(
+                "pushgate_consistency_index_series",
+                "Series identities held for the duplicate check; 0 while every group has the same grouping label names.",
+                vec![series(&[], indexed_series as f64)],
             ));
             out.push(gauge(
                 "pushgate_store_generation",

@@ -144,7 +144,12 @@ pub async fn scrape(state: &Arc<AppState>, headers: &HeaderMap) -> Resp {
         let snapshot = st.store.snapshot();
         let shared = st.cache.generation(snapshot.generation);
         let (groups, series) = st.store.counts();
-        let mut own = st.metrics.families(groups, series, snapshot.generation);
+        let mut own = st.metrics.families(
+            groups,
+            series,
+            st.store.indexed_series(),
+            snapshot.generation,
+        );
         own.extend(st.cache.budget().families());
         own.extend(crate::remote_write::metrics::families(&st.remote_write));
         if st.aggregator.append_to_metrics {

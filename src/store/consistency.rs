@@ -12,11 +12,21 @@
 //! and new group family by family (families a POST did not touch are the same `Arc` and cost
 //! nothing). Series identities are 128-bit hashes, so a false "duplicate" is astronomically
 //! unlikely (about 1e-26 at a million series).
+//!
+//! Series identities are held only while the store has groups whose grouping keys have
+//! different label *names* ("shapes", say `{job}` beside `{job, instance}`). Every stored
+//! series carries its group's grouping labels (they override the body's), so two groups of
+//! one shape can only expose the same series if their keys are equal, that is if they are the
+//! same group. A Flink deployment pushes every TaskManager and the JobManager under one shape,
+//! so at 5M series this saves the identity table (about 140 MB) and its upkeep on every
+//! push. The first group of a second shape builds the table from the store once (O(store),
+//! under the store lock), and deleting the last group of the odd shape drops it again.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
+use crate::grouping::GroupingKey;
 use crate::model::MetricType;
 use crate::store::group::{Group, StoredFamily, Str, PUSH_FAILURE_TIME_NAME, PUSH_TIME_NAME};
 
@@ -285,8 +295,17 @@ pub fn same_series(a: &StoredFamily, b: &StoredFamily) -> bool {
 #[derive(Debug, Default)]
 pub struct Index {
     families: HashMap<Str, FamilyEntry>,
-    /// Series identity -> owning group id.
+    /// Series identity -> owning group id; empty unless `full`.
     series: IdMap,
+    /// Whether `series` holds every stored series (two or more shapes in the store).
+    full: bool,
+    /// Grouping label names of the stored groups -> how many groups have them.
+    shapes: HashMap<Box<[Str]>, u32>,
+}
+
+/// The shape of a group: the names of its grouping labels, sorted.
+fn shape_of(key: &GroupingKey) -> Box<[Str]> {
+    key.labels().iter().map(|(n, _)| n.clone()).collect()
 }
 
 /// The groups a check looks at: the current version of the target group (if any) and the
@@ -306,10 +325,44 @@ impl Index {
         self.families.insert(name, FamilyEntry { kind, owners: 1 });
     }
 
-    /// Number of series identities held (for the gateway's own metrics).
+    /// Number of series identities held (for the gateway's own metrics): 0 while every
+    /// group has the same grouping label names.
     #[must_use]
     pub fn series_len(&self) -> usize {
         self.series.len()
+    }
+
+    /// Makes the index ready to check a new group with `key` (not in the store yet) against
+    /// `groups`, the store's groups: when the key brings a second shape, builds the series
+    /// identities of every stored group (once; later pushes keep them up to date).
+    pub fn prepare_for<'a>(
+        &mut self,
+        key: &GroupingKey,
+        groups: impl IntoIterator<Item = &'a Arc<Group>>,
+    ) {
+        if self.full || self.shapes.is_empty() || self.shapes.contains_key(&shape_of(key)) {
+            return;
+        }
+        self.full = true;
+        for g in groups {
+            let gid = group_id(g);
+            self.series
+                .insert(series_id(PUSH_TIME_NAME, &g.labels), gid);
+            self.series
+                .insert(series_id(PUSH_FAILURE_TIME_NAME, &g.labels), gid);
+            for f in g.families.values() {
+                self.series.extend(
+                    f.series
+                        .iter()
+                        .map(|s| (series_id(&f.name, &s.labels), gid)),
+                );
+            }
+        }
+        tracing::info!(
+            shapes = self.shapes.len() + 1,
+            series = self.series.len(),
+            "grouping keys with different label names: indexing every series for the duplicate check"
+        );
     }
 
     /// Whether another group already exposes the push-time series of a group with these
@@ -473,14 +526,14 @@ impl Index {
                     None => self.remove_family(f),
                 }
             }
-            if new.is_none() {
+            if new.is_none() && self.full {
                 self.series.remove(&series_id(PUSH_TIME_NAME, &old.labels));
                 self.series
                     .remove(&series_id(PUSH_FAILURE_TIME_NAME, &old.labels));
             }
         }
         if let Some(new) = new {
-            if old.is_none() {
+            if old.is_none() && self.full {
                 self.series
                     .insert(series_id(PUSH_TIME_NAME, &new.labels), gid);
                 self.series
@@ -492,6 +545,33 @@ impl Index {
                     self.add_family(f, new_ids.get(name), gid);
                 }
             }
+        }
+        match (old, new) {
+            (None, Some(new)) => {
+                *self.shapes.entry(shape_of(&new.key)).or_default() += 1;
+                debug_assert!(
+                    self.full || self.shapes.len() == 1,
+                    "prepare_for indexes the store before a second shape arrives"
+                );
+            }
+            (Some(old), None) => {
+                let shape = shape_of(&old.key);
+                if let Some(n) = self.shapes.get_mut(&shape) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.shapes.remove(&shape);
+                    }
+                }
+                if self.full && self.shapes.len() <= 1 {
+                    self.full = false;
+                    tracing::info!(
+                        series = self.series.len(),
+                        "every group has the same grouping label names again: series index dropped"
+                    );
+                    self.series = IdMap::default();
+                }
+            }
+            _ => {}
         }
     }
 
@@ -516,6 +596,9 @@ impl Index {
 
     fn add_family(&mut self, f: &StoredFamily, ids: Option<&Vec<u128>>, gid: u64) {
         self.claim_name(f);
+        if !self.full {
+            return;
+        }
         match ids {
             Some(ids) => self.series.extend(ids.iter().map(|id| (*id, gid))),
             None => self.series.extend(
@@ -528,6 +611,9 @@ impl Index {
 
     fn remove_family(&mut self, f: &StoredFamily) {
         self.release_name(f);
+        if !self.full {
+            return;
+        }
         for s in &f.series {
             self.series.remove(&series_id(&f.name, &s.labels));
         }

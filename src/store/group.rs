@@ -459,10 +459,12 @@ impl Group {
     }
 }
 
-/// Name of the per-group success timestamp.
-pub const PUSH_TIME_NAME: &str = "push_time_seconds";
+/// Name of the per-group success timestamp. A `static`, not a `const`: `series_id` hashes
+/// the address of the text, which must be one across the crate, and every use of a `const`
+/// may get its own copy (a lookup from another codegen unit missed the index that way).
+pub static PUSH_TIME_NAME: &str = "push_time_seconds";
 /// Name of the per-group failure timestamp.
-pub const PUSH_FAILURE_TIME_NAME: &str = "push_failure_time_seconds";
+pub static PUSH_FAILURE_TIME_NAME: &str = "push_failure_time_seconds";
 /// Help of [`PUSH_TIME_NAME`], as in the Go gateway.
 pub const PUSH_TIME_HELP: &str =
     "Last Unix time when changing this group in the Pushgateway succeeded.";

@@ -270,6 +270,10 @@ impl Store {
             }
             .into());
         }
+        if self.shared.check && old.is_none() {
+            let State { index, groups, .. } = &mut *state;
+            index.prepare_for(&req.key, groups.values());
+        }
         let families = merge_families(old.as_deref(), &prepared, req.replace);
         let times = old
             .as_ref()
@@ -404,6 +408,13 @@ impl Store {
         (state.groups.len(), state.series)
     }
 
+    /// Number of series identities the consistency index holds: 0 while every group has the
+    /// same grouping label names (see `consistency`).
+    #[must_use]
+    pub fn indexed_series(&self) -> usize {
+        self.lock().index.series_len()
+    }
+
     /// The group with this key, if any.
     #[must_use]
     pub fn group(&self, key: &GroupingKey) -> Option<Arc<Group>> {
@@ -452,10 +463,15 @@ impl Store {
             state.generation += 1;
             return;
         }
-        if state.groups.len() >= self.shared.limits.max_groups
-            || (self.shared.check && state.index.owns_group_labels(&labels))
-        {
+        if state.groups.len() >= self.shared.limits.max_groups {
             return;
+        }
+        if self.shared.check {
+            let State { index, groups, .. } = &mut *state;
+            index.prepare_for(key, groups.values());
+            if index.owns_group_labels(&labels) {
+                return;
+            }
         }
         let times = PushTimes {
             failure: now,

@@ -229,3 +229,60 @@ async fn series_of_a_deleted_group_are_free_after_unchanged_re_pushes() {
         "{out}"
     );
 }
+
+// Series identities are indexed only while grouping keys of different label names coexist
+// (`consistency` module docs): the index is built when a second shape arrives and dropped
+// when it leaves, and duplicates are caught across every transition.
+
+#[tokio::test]
+async fn series_index_is_built_for_a_second_key_shape_and_dropped_when_it_leaves() {
+    let s = start().await;
+    let indexed = |out: &str| sample_value(out, "pushgate_consistency_index_series");
+    s.put_ok("/metrics/job/a", "sx{x=\"1\"} 1\nsy 2\n").await;
+    s.put_ok("/metrics/job/b", "sx{x=\"1\"} 1\n").await;
+    assert_eq!(indexed(&s.scrape().await), Some(0.0), "one shape: no index");
+
+    // A second shape: the store is indexed, and the duplicate of job a's series is caught.
+    assert_put_refused(&s, "/metrics/job/a/x/1", "sx 5\n", "sx{").await;
+    s.put_ok("/metrics/job/c/x/2", "sx 5\n").await;
+    // 4 pushed series + 2 push-time series per group: a, b, c and the empty group the
+    // refused push left at /job/a/x/1 (as Go does).
+    assert_eq!(indexed(&s.scrape().await), Some(12.0));
+
+    // Back to one shape: dropped; a later second shape indexes the store again.
+    for path in ["/metrics/job/c/x/2", "/metrics/job/a/x/1"] {
+        let r = s.request("DELETE", path, &[], b"").await;
+        assert_eq!(r.status, 202);
+    }
+    assert_eq!(indexed(&s.scrape().await), Some(0.0));
+    s.put_ok("/metrics/job/b", "sx{x=\"1\"} 1\nsz{x=\"3\"} 1\n")
+        .await;
+    assert_put_refused(&s, "/metrics/job/b/x/3", "sz 1\n", "sz{").await;
+    s.put_ok("/metrics/job/d/x/3", "sz 1\n").await;
+    // a: 2 + 2, b: 2 + 2, the empty /job/b/x/3: 2, d: 1 + 2.
+    assert_eq!(indexed(&s.scrape().await), Some(13.0));
+}
+
+#[tokio::test]
+async fn same_shape_groups_never_collide_even_without_the_index() {
+    let s = start().await;
+    // Equal bodies under keys with the same label names: the grouping labels tell them apart.
+    let body = "# TYPE ss gauge\nss{instance=\"i\",x=\"1\"} 1\n";
+    s.put_ok("/metrics/job/a/instance/i", body).await;
+    s.put_ok("/metrics/job/b/instance/i", body).await;
+    let out = s.scrape().await;
+    assert_eq!(
+        sample_value(&out, "ss{instance=\"i\",job=\"a\",x=\"1\"}"),
+        Some(1.0),
+        "{out}"
+    );
+    assert_eq!(
+        sample_value(&out, "ss{instance=\"i\",job=\"b\",x=\"1\"}"),
+        Some(1.0),
+        "{out}"
+    );
+    assert_eq!(
+        sample_value(&out, "pushgate_consistency_index_series"),
+        Some(0.0)
+    );
+}
