@@ -346,16 +346,9 @@ impl Index {
         self.full = true;
         for g in groups {
             let gid = group_id(g);
-            self.series
-                .insert(series_id(PUSH_TIME_NAME, &g.labels), gid);
-            self.series
-                .insert(series_id(PUSH_FAILURE_TIME_NAME, &g.labels), gid);
+            self.insert_group_labels(&g.labels, gid);
             for f in g.families.values() {
-                self.series.extend(
-                    f.series
-                        .iter()
-                        .map(|s| (series_id(&f.name, &s.labels), gid)),
-                );
+                self.insert_series(f, None, gid);
             }
         }
         tracing::info!(
@@ -533,11 +526,8 @@ impl Index {
             }
         }
         if let Some(new) = new {
-            if old.is_none() && self.full {
-                self.series
-                    .insert(series_id(PUSH_TIME_NAME, &new.labels), gid);
-                self.series
-                    .insert(series_id(PUSH_FAILURE_TIME_NAME, &new.labels), gid);
+            if old.is_none() {
+                self.insert_group_labels(&new.labels, gid);
             }
             // Names the old group had too were handled with its families above.
             for (name, f) in &new.families {
@@ -596,6 +586,21 @@ impl Index {
 
     fn add_family(&mut self, f: &StoredFamily, ids: Option<&Vec<u128>>, gid: u64) {
         self.claim_name(f);
+        self.insert_series(f, ids, gid);
+    }
+
+    /// Indexes the push-time series of a group with these labels (while `full`).
+    fn insert_group_labels(&mut self, labels: &[(Str, Str)], gid: u64) {
+        if self.full {
+            self.series.insert(series_id(PUSH_TIME_NAME, labels), gid);
+            self.series
+                .insert(series_id(PUSH_FAILURE_TIME_NAME, labels), gid);
+        }
+    }
+
+    /// Indexes the series of `f` (`ids`: their identities, when already computed) as owned
+    /// by `gid` (while `full`).
+    fn insert_series(&mut self, f: &StoredFamily, ids: Option<&Vec<u128>>, gid: u64) {
         if !self.full {
             return;
         }

@@ -181,6 +181,13 @@ struct State {
     series: usize,
 }
 
+impl State {
+    /// Readies the consistency index for a new group with `key` (see `Index::prepare_for`).
+    fn prepare_index_for(&mut self, key: &GroupingKey) {
+        self.index.prepare_for(key, self.groups.values());
+    }
+}
+
 impl Store {
     /// A new empty store. `builtins` are the gateway's own families (name, type): pushes must
     /// agree with their types. `check` enables consistency checking.
@@ -271,8 +278,7 @@ impl Store {
             .into());
         }
         if self.shared.check && old.is_none() {
-            let State { index, groups, .. } = &mut *state;
-            index.prepare_for(&req.key, groups.values());
+            state.prepare_index_for(&req.key);
         }
         let families = merge_families(old.as_deref(), &prepared, req.replace);
         let times = old
@@ -467,9 +473,8 @@ impl Store {
             return;
         }
         if self.shared.check {
-            let State { index, groups, .. } = &mut *state;
-            index.prepare_for(key, groups.values());
-            if index.owns_group_labels(&labels) {
+            state.prepare_index_for(key);
+            if state.index.owns_group_labels(&labels) {
                 return;
             }
         }

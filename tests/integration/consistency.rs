@@ -251,8 +251,7 @@ async fn series_index_is_built_for_a_second_key_shape_and_dropped_when_it_leaves
 
     // Back to one shape: dropped; a later second shape indexes the store again.
     for path in ["/metrics/job/c/x/2", "/metrics/job/a/x/1"] {
-        let r = s.request("DELETE", path, &[], b"").await;
-        assert_eq!(r.status, 202);
+        s.delete(path).await.expect_status(202);
     }
     assert_eq!(indexed(&s.scrape().await), Some(0.0));
     s.put_ok("/metrics/job/b", "sx{x=\"1\"} 1\nsz{x=\"3\"} 1\n")

@@ -10,10 +10,10 @@
 //! Data enters as the `&[Family]` of a push (before the store consumes it) and leaves as an
 //! [`Extract`] keyed by subtask, TaskManager and job.
 
-use crate::store::group::Str;
 use std::collections::HashMap;
 
 use crate::model::{Family, Label, Value};
+use crate::store::group::Str;
 
 /// One subtask of one vertex: `(job_id, task_id, subtask_index)`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
